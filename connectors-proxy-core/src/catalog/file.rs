@@ -1,0 +1,4 @@
+//! Placeholder: replaced by the file catalog.
+/// Placeholder.
+#[derive(Debug)]
+pub struct FileCatalog;

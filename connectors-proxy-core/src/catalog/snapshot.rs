@@ -1,0 +1,7 @@
+//! Placeholder: replaced by the snapshot builder.
+/// Placeholder.
+#[derive(Debug, Default)]
+pub struct Objects;
+/// Placeholder.
+#[derive(Debug, Default)]
+pub struct Snapshot;

@@ -1,0 +1,7 @@
+//! Placeholder.
+/// Placeholder.
+#[derive(Debug)]
+pub struct CachedReviewer;
+/// Placeholder.
+#[derive(Debug)]
+pub struct CacheSettings;
