@@ -3,12 +3,23 @@
 //! A client holds only a short-lived Kubernetes ServiceAccount token. The proxy checks that
 //! token and the client's right to use a *Connector*, removes the client's credentials, adds the
 //! tool's real credentials and forwards the request.
+//!
+//! The pieces: a [`catalog::Catalog`] says what connectors exist; a [`review::Reviewer`] checks
+//! tokens and access; the [`layers`] are the steps of a request, each a Tower layer; the
+//! [`upstream::Upstream`] client sends requests to tools; [`proxy`] composes the standard
+//! stack and [`server`] runs it.
 
 pub mod address;
+pub mod admin;
 pub mod body;
 pub mod catalog;
+pub mod credentials;
 pub mod error;
+pub mod layers;
 pub mod metrics;
 pub mod model;
+pub mod proxy;
 pub mod review;
 pub mod secret;
+pub mod server;
+pub mod upstream;

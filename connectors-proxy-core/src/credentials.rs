@@ -1,0 +1,88 @@
+//! Reading client credentials from `Authorization` headers.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use http::HeaderValue;
+
+/// Splits `<scheme> <rest>` and returns `rest` when the scheme matches, case-insensitively.
+pub fn strip_scheme<'a>(value: &'a HeaderValue, scheme: &str) -> Option<&'a str> {
+    let text = value.to_str().ok()?.trim();
+    let (name, rest) = text.split_once(' ')?;
+    name.eq_ignore_ascii_case(scheme).then(|| rest.trim())
+}
+
+/// Decodes Basic credentials into `(user, password)`, splitting on the first `:` only.
+///
+/// A decoded value with no colon yields `(None, value)`: some clients send `b64(token)`.
+pub fn decode_basic(value: &HeaderValue) -> Option<(Option<String>, String)> {
+    let encoded = strip_scheme(value, "Basic")?;
+    let bytes = STANDARD
+        .decode(encoded)
+        .or_else(|_| STANDARD_NO_PAD.decode(encoded.trim_end_matches('=')))
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    Some(match text.split_once(':') {
+        Some((user, password)) => (Some(user.to_owned()), password.to_owned()),
+        None => (None, text),
+    })
+}
+
+/// Encodes `user:password` as a Basic `Authorization` value.
+pub fn encode_basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// The client token of a reverse request: the Basic password (any user, or the whole value
+/// when it has no colon) or the Bearer token. Empty tokens count as absent.
+pub fn reverse_token(value: &HeaderValue) -> Option<String> {
+    let token = match decode_basic(value) {
+        Some((_, password)) => password,
+        None => strip_scheme(value, "Bearer")?.to_owned(),
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header(s: &str) -> HeaderValue {
+        HeaderValue::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn reverse_tokens() {
+        assert_eq!(
+            reverse_token(&header(&encode_basic("", "T"))).as_deref(),
+            Some("T")
+        );
+        assert_eq!(
+            reverse_token(&header(&encode_basic("any", "T:with:colons"))).as_deref(),
+            Some("T:with:colons")
+        );
+        let no_colon = format!("Basic {}", STANDARD.encode("T"));
+        assert_eq!(reverse_token(&header(&no_colon)).as_deref(), Some("T"));
+        assert_eq!(reverse_token(&header("bearer T")).as_deref(), Some("T"));
+        assert_eq!(reverse_token(&header("Bearer ")), None);
+        assert_eq!(reverse_token(&header(&encode_basic("u", ""))), None);
+        assert_eq!(reverse_token(&header("Basic !!!")), None);
+        assert_eq!(reverse_token(&header("Digest x")), None);
+    }
+
+    proptest! {
+        #[test]
+        fn basic_roundtrips(user in "[^:\\x00-\\x1f]{0,20}", password in "[^\\x00-\\x1f]{1,40}") {
+            let value = header(&encode_basic(&user, &password));
+            prop_assert_eq!(decode_basic(&value), Some((Some(user), password.clone())));
+            prop_assert_eq!(reverse_token(&value), Some(password));
+        }
+
+        #[test]
+        fn never_panics(s in "[ -~]{0,80}") {
+            if let Ok(value) = HeaderValue::from_str(&s) {
+                let _ = reverse_token(&value);
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Removing what must not reach the other side: client credentials and hop-by-hop headers.
+//!
+//! Runs before injection, so a client cannot name the injected header in `Connection` to have
+//! it stripped. An upgrade request (`Connection: upgrade` with `Upgrade`) keeps exactly those
+//! two headers so WebSocket and SPDY handshakes reach the tool.
+
+use std::task::{Context, Poll};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::body::Request;
+use crate::layers::ProxyService;
+use crate::layers::extract::TokenSource;
+
+/// Hop-by-hop headers removed in both directions (RFC 9110 §7.6.1 and common practice).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Whether a message asks to switch protocols: `Connection` lists `upgrade` and `Upgrade` is set.
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Removes hop-by-hop headers and every header named in `Connection`. With `keep_upgrade`
+/// and an upgrade message, `Connection: upgrade` and `Upgrade` survive.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let upgrade = keep_upgrade && is_upgrade(headers);
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for name in named {
+        if !(upgrade && name == header::UPGRADE) {
+            headers.remove(&name);
+        }
+    }
+    let upgrade_value = upgrade
+        .then(|| headers.get(header::UPGRADE).cloned())
+        .flatten();
+    let te_trailers = headers
+        .get(header::TE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(value) = upgrade_value {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, value);
+    }
+}
+
+/// Layer that strips client credentials and hop-by-hop headers from requests.
+#[derive(Debug, Clone, Default)]
+pub struct SanitizeLayer;
+
+impl<S> tower::Layer<S> for SanitizeLayer {
+    type Service = Sanitize<S>;
+
+    fn layer(&self, inner: S) -> Sanitize<S> {
+        Sanitize { inner }
+    }
+}
+
+/// Service that strips client credentials and hop-by-hop headers; see [`SanitizeLayer`].
+#[derive(Debug, Clone)]
+pub struct Sanitize<S> {
+    inner: S,
+}
+
+impl<S: ProxyService> tower::Service<Request> for Sanitize<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> S::Future {
+        sanitize_request(&mut req);
+        self.inner.call(req)
+    }
+}
+
+/// Strips hop-by-hop headers, `Proxy-Authorization`, `Expect` (answered by this hop) and the
+/// header or query parameter the client token came from.
+pub fn sanitize_request(req: &mut Request) {
+    let headers = req.headers_mut();
+    strip_hop_by_hop(headers, true);
+    headers.remove(header::PROXY_AUTHORIZATION);
+    headers.remove(header::EXPECT);
+    match req.extensions().get::<TokenSource>().cloned() {
+        Some(TokenSource::Header(name)) => {
+            req.headers_mut().remove(name);
+        }
+        Some(TokenSource::Query(name)) => strip_query_param(req, &name),
+        Some(TokenSource::Body) | None => {}
+    }
+}
+
+/// Removes every `name=…` pair from the request's query, keeping all other bytes as they were.
+fn strip_query_param(req: &mut Request, name: &str) {
+    let Some(query) = req.uri().query() else {
+        return;
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            percent_encoding::percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy() != name
+        })
+        .collect();
+    let path = req.uri().path();
+    let path_and_query = if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::Body;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut builder = http::Request::builder().uri("/x?token=T&a=%2B&b=");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn strips_hop_by_hop_and_named_headers() {
+        let mut req = request(&[
+            ("connection", "keep-alive, X-Hop-Secret"),
+            ("x-hop-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("te", "gzip"),
+            ("proxy-authorization", "Basic abc"),
+            ("x-end-to-end", "kept"),
+            ("git-protocol", "version=2"),
+        ]);
+        sanitize_request(&mut req);
+        let names: Vec<_> = req.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-end-to-end", "git-protocol"]);
+    }
+
+    #[test]
+    fn keeps_upgrade_and_te_trailers() {
+        let mut req = request(&[
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("te", "trailers"),
+        ]);
+        sanitize_request(&mut req);
+        assert_eq!(req.headers()["connection"], "upgrade");
+        assert_eq!(req.headers()["upgrade"], "websocket");
+        assert_eq!(req.headers()["te"], "trailers");
+    }
+
+    #[test]
+    fn strips_the_token_source() {
+        let mut req = request(&[("authorization", "Bearer T"), ("private-token", "T")]);
+        req.extensions_mut()
+            .insert(TokenSource::Header(header::AUTHORIZATION));
+        sanitize_request(&mut req);
+        assert!(!req.headers().contains_key("authorization"));
+        assert!(req.headers().contains_key("private-token"));
+
+        let mut req = request(&[]);
+        req.extensions_mut()
+            .insert(TokenSource::Query("token".into()));
+        sanitize_request(&mut req);
+        assert_eq!(req.uri().to_string(), "/x?a=%2B&b=");
+    }
+}

@@ -1,0 +1,132 @@
+//! The standard stack: classifying requests and composing the layers into one service.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Method, Version, header};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use crate::body::{Request, Response};
+use crate::catalog::Catalog;
+use crate::error::Refusal;
+use crate::layers::authorize::AuthorizeLayer;
+use crate::layers::extract::ExtractLayer;
+use crate::layers::inject::InjectLayer;
+use crate::layers::observe::ObserveLayer;
+use crate::layers::resolve::ResolveLayer;
+use crate::layers::rewrite::RewriteLayer;
+use crate::layers::route::RouteLayer;
+use crate::layers::sanitize::SanitizeLayer;
+use crate::layers::{Mode, ResponseFuture};
+use crate::metrics::Metrics;
+use crate::review::Reviewer;
+use crate::upstream::Upstream;
+
+/// A cloneable, type-erased proxy service.
+pub type ProxyStack = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// What the standard stack is built from.
+#[derive(Clone)]
+pub struct StackConfig {
+    /// Where connectors come from.
+    pub catalog: Arc<dyn Catalog>,
+    /// Who checks tokens and access.
+    pub reviewer: Arc<dyn Reviewer>,
+    /// Where metrics go.
+    pub metrics: Arc<Metrics>,
+    /// The client for tools.
+    pub upstream: Upstream,
+    /// The cluster domain accepted in host-form addresses.
+    pub cluster_domain: String,
+    /// Whether access also needs the `connectors/proxy` subresource.
+    pub require_proxy_permission: bool,
+}
+
+/// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
+/// rewrite, route, upstream.
+pub fn reverse_stack(config: &StackConfig) -> ProxyStack {
+    let service = ServiceBuilder::new()
+        .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
+        .layer(ResolveLayer::new(
+            config.catalog.clone(),
+            &config.cluster_domain,
+        ))
+        .layer(ExtractLayer)
+        .layer(AuthorizeLayer::new(
+            config.reviewer.clone(),
+            config.require_proxy_permission,
+        ))
+        .layer(SanitizeLayer)
+        .layer(InjectLayer)
+        .layer(RewriteLayer)
+        .layer(RouteLayer)
+        .service(config.upstream.clone());
+    BoxCloneSyncService::new(service)
+}
+
+/// The front service: refuses ambiguous framing, then dispatches by request form.
+#[derive(Clone)]
+pub struct Router {
+    reverse: ProxyStack,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Router")
+    }
+}
+
+impl Router {
+    /// Builds the router over the standard stacks.
+    pub fn new(config: &StackConfig) -> Self {
+        Self {
+            reverse: reverse_stack(config),
+        }
+    }
+}
+
+/// Whether an HTTP/1 request is in absolute form (`GET http://host/path`), as sent to a
+/// forward proxy.
+pub fn is_absolute_form(req: &Request) -> bool {
+    req.version() <= Version::HTTP_11 && req.uri().scheme().is_some()
+}
+
+/// Refuses requests whose framing could be read two ways (request smuggling).
+fn check_framing(req: &Request) -> Result<(), Refusal> {
+    let headers = req.headers();
+    if headers.contains_key(header::TRANSFER_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH)
+    {
+        return Err(Refusal::BadRequest(
+            "The request has both Content-Length and Transfer-Encoding.".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl tower::Service<Request> for Router {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> ResponseFuture {
+        use tower::ServiceExt;
+        if let Err(refusal) = check_framing(&req) {
+            return Box::pin(std::future::ready(Ok(refusal.into_response())));
+        }
+        if req.method() == Method::CONNECT || is_absolute_form(&req) {
+            let refusal = Refusal::BadRequest(
+                "This listener serves reverse-proxy requests: address a connector by path or host."
+                    .into(),
+            );
+            return Box::pin(std::future::ready(Ok(refusal.into_response())));
+        }
+        Box::pin(self.reverse.clone().oneshot(req))
+    }
+}
