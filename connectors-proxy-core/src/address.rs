@@ -158,9 +158,8 @@ impl Address {
         }
         let origin = Origin::new(scheme, authority.host(), authority.port_u16());
         // `http::Uri` reports "/" for both "https://h" and "https://h/"; keep what was written.
-        let after_authority =
-            &text[text.find(authority.as_str()).unwrap_or(0) + authority.as_str().len()..];
-        let path = after_authority.to_owned();
+        let after_scheme = text.find("://").map_or(0, |i| i + 3);
+        let path = text[after_scheme + authority.as_str().len()..].to_owned();
         let prefix = path.trim_end_matches('/').to_owned();
         Ok(Self {
             origin,
