@@ -19,7 +19,7 @@ use crate::layers::resolve::ResolveLayer;
 use crate::layers::rewrite::RewriteLayer;
 use crate::layers::route::RouteLayer;
 use crate::layers::sanitize::SanitizeLayer;
-use crate::layers::{Mode, ResponseFuture};
+use crate::layers::{Mode, ProxyService, ResponseFuture};
 use crate::metrics::Metrics;
 use crate::review::Reviewer;
 use crate::upstream::Upstream;
@@ -47,6 +47,14 @@ pub struct StackConfig {
 /// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
 /// rewrite, route, upstream.
 pub fn reverse_stack(config: &StackConfig) -> ProxyStack {
+    reverse_stack_with(config, config.upstream.clone())
+}
+
+/// The reverse-mode stack over any innermost service in place of the upstream client.
+pub fn reverse_stack_with<U>(config: &StackConfig, upstream: U) -> ProxyStack
+where
+    U: ProxyService + Sync,
+{
     let service = ServiceBuilder::new()
         .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
         .layer(ResolveLayer::new(
@@ -62,7 +70,7 @@ pub fn reverse_stack(config: &StackConfig) -> ProxyStack {
         .layer(InjectLayer)
         .layer(RewriteLayer)
         .layer(RouteLayer)
-        .service(config.upstream.clone());
+        .service(upstream);
     BoxCloneSyncService::new(service)
 }
 

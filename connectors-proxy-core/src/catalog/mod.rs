@@ -14,9 +14,11 @@ use crate::model::AuthType;
 use crate::secret::SecretString;
 
 pub mod file;
+pub mod memory;
 pub mod snapshot;
 
 pub use file::FileCatalog;
+pub use memory::MemoryCatalog;
 pub use snapshot::{Objects, Snapshot};
 
 /// A connector as the proxy uses it: parsed addresses, its class and its credentials.
