@@ -14,6 +14,7 @@ use crate::error::Refusal;
 use crate::layers::authorize::AuthorizeLayer;
 use crate::layers::extract::ExtractLayer;
 use crate::layers::inject::InjectLayer;
+use crate::layers::limit::BodyLimitLayer;
 use crate::layers::observe::ObserveLayer;
 use crate::layers::resolve::ResolveLayer;
 use crate::layers::rewrite::RewriteLayer;
@@ -42,6 +43,8 @@ pub struct StackConfig {
     pub cluster_domain: String,
     /// Whether access also needs the `connectors/proxy` subresource.
     pub require_proxy_permission: bool,
+    /// The largest request body accepted, in bytes; `None` streams bodies of any size.
+    pub max_body_bytes: Option<u64>,
 }
 
 /// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
@@ -57,6 +60,7 @@ where
 {
     let service = ServiceBuilder::new()
         .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
+        .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
         .layer(ResolveLayer::new(
             config.catalog.clone(),
             &config.cluster_domain,

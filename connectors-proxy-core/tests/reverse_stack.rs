@@ -143,6 +143,7 @@ impl Harness {
             ),
             cluster_domain: "cluster.local".into(),
             require_proxy_permission: false,
+            max_body_bytes: None,
         };
         let seen: Seen = Arc::default();
         let record = seen.clone();

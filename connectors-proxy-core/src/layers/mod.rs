@@ -22,6 +22,7 @@ use crate::catalog::ConnectorEntry;
 pub mod authorize;
 pub mod extract;
 pub mod inject;
+pub mod limit;
 pub mod observe;
 pub mod resolve;
 pub mod rewrite;
