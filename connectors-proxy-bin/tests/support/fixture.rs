@@ -101,9 +101,9 @@ pub(crate) fn tool_basic() -> String {
     format!("Basic {}", b64(&format!("{TOOL_USER}:{TOOL_PASSWORD}")))
 }
 
-/// curl arguments sending `Authorization: Bearer <CLIENT_TOKEN>`.
-pub(crate) fn bearer_args() -> [String; 2] {
-    ["-H".into(), format!("Authorization: Bearer {CLIENT_TOKEN}")]
+/// The header line `Authorization: Bearer <CLIENT_TOKEN>`, for curl's `-H`.
+pub(crate) fn bearer_header() -> String {
+    format!("Authorization: Bearer {CLIENT_TOKEN}")
 }
 
 /// Every string that must never leave the proxy: secrets, client tokens and their encodings.
