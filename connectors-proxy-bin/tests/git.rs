@@ -20,7 +20,7 @@ fn clone_and_chunked_push_through_the_proxy_use_only_connector_credentials() {
     client.run(&seed, &[], &["push", "-q", bare.to_str().unwrap(), "main"]);
 
     let manifests = Manifests::new();
-    manifests.basic_connector("git", &format!("{}/", server.url()), GIT_USER, GIT_PASSWORD);
+    manifests.basic_connector("git", &server.url(), GIT_USER, GIT_PASSWORD);
     manifests.grant(CLIENT_SA, &["git"]);
     manifests.service_account_token(CLIENT_TOKEN, CLIENT_SA);
     let args = manifests.args();

@@ -174,3 +174,26 @@ fn manifests_builder_writes_connectors_secrets_rbac_and_tokens() {
         .collect();
     assert!(names.iter().all(|n| n.ends_with(".yaml")), "{names:?}");
 }
+
+#[test]
+fn curl_reports_100_continue_from_the_upstream() {
+    let upstream = Upstream::start();
+    let body = vec![b'x'; 2 * 1024 * 1024];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body");
+    std::fs::write(&file, &body).unwrap();
+    let started = Instant::now();
+    let response = curl(&[
+        "-H",
+        "Expect: 100-continue",
+        "--expect100-timeout",
+        "20",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &upstream.url(),
+    ]);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.interim, vec![100]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(upstream.last().body.len(), body.len());
+}
