@@ -1,0 +1,13 @@
+//! The harness shared by the integration suites: the proxy process, test servers and clients.
+//!
+//! Each suite uses a different part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub(crate) mod curl;
+pub(crate) mod fixture;
+pub(crate) mod git_client;
+pub(crate) mod git_server;
+pub(crate) mod manifests;
+pub(crate) mod proxy;
+pub(crate) mod raw;
+pub(crate) mod upstream;
