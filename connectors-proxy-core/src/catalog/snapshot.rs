@@ -365,3 +365,260 @@ fn address_reason(field: &str, error: &AddressError) -> String {
     };
     format!("{field} {why}")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn class(name: &str, proxied: bool) -> ConnectorClass {
+        let mut spec = json!({"auth": {"types": [
+            {"name": "basicAuth", "secretType": "kubernetes.io/basic-auth"},
+            {"name": "bearerToken", "secretType": "connectors.cpaas.io/bearer-token"},
+            {"name": "none", "optional": true},
+        ]}});
+        if proxied {
+            spec["proxy"] = json!({"ref": {"kind": "Service", "name": "p", "namespace": "s"}});
+        }
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
+    }
+
+    fn connector(name: &str, class: &str, address: &str, auth: Value) -> Connector {
+        let mut spec = json!({"connectorClassName": class, "address": address});
+        if !auth.is_null() {
+            spec["auth"] = auth;
+        }
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns"}, "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn secret(name: &str, type_: &str, body: Value) -> Secret {
+        let mut secret = json!({"metadata": {"name": name, "namespace": "ns"}, "type": type_});
+        secret
+            .as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        serde_json::from_value(secret).unwrap()
+    }
+
+    fn with_secret(auth_type: &str, secret_name: &str) -> Value {
+        json!({"name": auth_type, "secretRef": {"name": secret_name}})
+    }
+
+    fn build(connectors: Vec<Connector>, secrets: Vec<Secret>) -> (Snapshot, Vec<Problem>) {
+        let classes = vec![class("http", true), class("plain", false)];
+        Snapshot::build(&Objects {
+            connectors,
+            classes,
+            secrets,
+        })
+    }
+
+    fn credentials(snapshot: &Snapshot, name: &str) -> Credentials {
+        snapshot
+            .get("ns", name)
+            .unwrap()
+            .unwrap()
+            .credentials
+            .clone()
+    }
+
+    fn value(credentials: &Credentials, key: &str) -> String {
+        let Credentials::Secret { secret, .. } = credentials else {
+            panic!("expected Secret credentials, got {credentials:?}");
+        };
+        secret
+            .get(key)
+            .map(|v| v.expose().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn string_data_is_merged_over_decoded_data() {
+        let s = secret(
+            "s",
+            "kubernetes.io/basic-auth",
+            // "old-user" / "old-pass" in base64; stringData replaces the password only.
+            json!({"data": {"username": "b2xkLXVzZXI=", "password": "b2xkLXBhc3M="},
+                   "stringData": {"password": "new-pass"}}),
+        );
+        let c = connector("c", "http", "https://h", with_secret("basicAuth", "s"));
+        let (snapshot, problems) = build(vec![c], vec![s]);
+        assert!(problems.is_empty(), "{problems:?}");
+        let creds = credentials(&snapshot, "c");
+        assert_eq!(value(&creds, "username"), "old-user");
+        assert_eq!(value(&creds, "password"), "new-pass");
+        let Credentials::Secret { auth_type, secret } = creds else {
+            unreachable!()
+        };
+        assert_eq!(
+            (auth_type.as_str(), secret.type_.as_str()),
+            ("basicAuth", "kubernetes.io/basic-auth")
+        );
+    }
+
+    #[test]
+    fn each_secret_type_requires_its_keys() {
+        let cases = [
+            (
+                "kubernetes.io/basic-auth",
+                json!({"username": "u"}),
+                "password",
+            ),
+            (
+                "connectors.cpaas.io/bearer-token",
+                json!({"tok": "t"}),
+                "token",
+            ),
+            (
+                "cpaas.io/distribution-registry-token",
+                json!({"password": "p"}),
+                "username",
+            ),
+        ];
+        for (type_, data, missing) in cases {
+            let s = secret("s", type_, json!({"stringData": data}));
+            let c = connector("c", "http", "https://h", with_secret("basicAuth", "s"));
+            let (snapshot, problems) = build(vec![c], vec![s]);
+            let Credentials::Broken(reason) = credentials(&snapshot, "c") else {
+                panic!("{type_}: expected Broken");
+            };
+            assert!(reason.contains(missing), "{type_}: {reason}");
+            assert_eq!(problems.len(), 1, "{problems:?}");
+        }
+        let complete = [
+            (
+                "kubernetes.io/basic-auth",
+                json!({"username": "u", "password": "p"}),
+            ),
+            ("connectors.cpaas.io/bearer-token", json!({"token": "t"})),
+            (
+                "cpaas.io/distribution-registry-token",
+                json!({"username": "u", "password": "p"}),
+            ),
+            ("Opaque", json!({"anything": "x"})),
+            ("example.com/custom", json!({})),
+        ];
+        for (type_, data) in complete {
+            let s = secret("s", type_, json!({"stringData": data}));
+            let c = connector("c", "http", "https://h", with_secret("bearerToken", "s"));
+            let (snapshot, _) = build(vec![c], vec![s]);
+            let creds = credentials(&snapshot, "c");
+            assert!(
+                matches!(creds, Credentials::Secret { .. }),
+                "{type_}: {creds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn auth_without_secret() {
+        let optional = connector("opt", "http", "https://h", json!({"name": "none"}));
+        let no_auth = connector("bare", "http", "https://h", Value::Null);
+        let required = connector("req", "http", "https://h", json!({"name": "basicAuth"}));
+        let missing = connector(
+            "gone",
+            "http",
+            "https://h",
+            with_secret("basicAuth", "nope"),
+        );
+        let elsewhere = connector(
+            "far",
+            "http",
+            "https://h",
+            json!({"name": "basicAuth", "secretRef": {"name": "s", "namespace": "other"}}),
+        );
+        let (snapshot, problems) = build(
+            vec![optional, no_auth, required, missing, elsewhere],
+            vec![],
+        );
+        assert!(matches!(credentials(&snapshot, "opt"), Credentials::None));
+        assert!(matches!(credentials(&snapshot, "bare"), Credentials::None));
+        assert!(matches!(
+            credentials(&snapshot, "req"),
+            Credentials::Broken(_)
+        ));
+        let Credentials::Broken(reason) = credentials(&snapshot, "gone") else {
+            panic!("expected Broken");
+        };
+        assert_eq!(reason, "secret nope not found in ns");
+        let Credentials::Broken(reason) = credentials(&snapshot, "far") else {
+            panic!("expected Broken");
+        };
+        assert!(reason.contains("namespace other"), "{reason}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn classes_decide_whether_connectors_are_proxied() {
+        let a = connector("a", "http", "https://h", Value::Null);
+        let b = connector("b", "plain", "https://h", Value::Null);
+        let c = connector("c", "missing", "https://h", Value::Null);
+        let (snapshot, problems) = build(vec![a, b, c], vec![]);
+        let proxied = |n| snapshot.get("ns", n).unwrap().unwrap().class.proxied;
+        assert!(proxied("a"));
+        assert!(!proxied("b"));
+        assert!(!proxied("c"));
+        assert_eq!(
+            snapshot.get("ns", "c").unwrap().unwrap().class.name,
+            "missing"
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(snapshot.get("ns", "zzz").unwrap().is_none());
+        assert!(snapshot.get("other", "a").unwrap().is_none());
+    }
+
+    #[test]
+    fn unusable_connectors_fail_lookup_without_leaking() {
+        let bad = connector("bad", "http", "https://user:hunter2@h", Value::Null);
+        let ftp = connector("ftp", "http", "ftp://h", Value::Null);
+        let mut ext = connector("ext", "http", "https://h", Value::Null);
+        ext.spec.address_extensions = vec![crate::model::AddressExtension {
+            name: "api".into(),
+            value: "api.h".into(),
+        }];
+        let unknown = connector("unk", "http", "https://h", json!({"name": "oauth"}));
+        let good = connector("good", "http", "https://h", Value::Null);
+        let (snapshot, problems) = build(vec![bad, ftp, ext, unknown, good], vec![]);
+        for (name, expected) in [
+            ("bad", "spec.address must not carry credentials"),
+            ("ftp", "spec.address must use http"),
+            ("ext", "spec.addressExtensions \"api\""),
+            ("unk", "auth type \"oauth\" is not declared"),
+        ] {
+            match snapshot.get("ns", name) {
+                Err(CatalogError::Unusable { key, reason }) => {
+                    assert_eq!(key, format!("ns/{name}"));
+                    assert!(reason.contains(expected), "{name}: {reason}");
+                    assert!(!reason.contains("hunter2"));
+                }
+                other => panic!("{name}: expected Unusable, got {other:?}"),
+            }
+        }
+        assert_eq!(problems.len(), 4);
+        assert!(problems.iter().all(|p| !p.to_string().contains("hunter2")));
+        let usable: Vec<_> = snapshot.entries().map(|e| e.key()).collect();
+        assert_eq!(usable, ["ns/good"]);
+        assert_eq!(snapshot.len(), 5);
+    }
+
+    #[test]
+    fn non_utf8_values_are_dropped_and_reported() {
+        // 0xff 0xfe is not UTF-8; the token is still present, so the Secret stays usable.
+        let s = secret(
+            "s",
+            "connectors.cpaas.io/bearer-token",
+            json!({"data": {"blob": "//4="}, "stringData": {"token": "t"}}),
+        );
+        let c = connector("c", "http", "https://h", with_secret("bearerToken", "s"));
+        let (snapshot, problems) = build(vec![c], vec![s]);
+        let creds = credentials(&snapshot, "c");
+        assert_eq!(value(&creds, "token"), "t");
+        assert_eq!(value(&creds, "blob"), "");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].object, "Secret ns/s");
+    }
+}

@@ -195,3 +195,45 @@ fn default_namespace(metadata: &mut ObjectMeta) {
         metadata.namespace = Some(DEFAULT_NAMESPACE.to_owned());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_locate_without_quoting() {
+        let yaml = "apiVersion: v1\nkind: Secret\nstringData:\n  password: hunter2\n  : [oops\n";
+        let error = parse_file(yaml.as_bytes(), false).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(error, ParseError::Yaml { line: 1.., .. }),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+
+        let wrong_type =
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  pin: 4242\n";
+        let text = parse_file(wrong_type.as_bytes(), false)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("Secret \"s\""), "{text}");
+        assert!(!text.contains("4242"), "{text}");
+
+        let json = parse_file(
+            br#"{"kind": "Secret", "stringData": {"password": hunter2}}"#,
+            true,
+        );
+        let text = json.unwrap_err().to_string();
+        assert!(text.contains("line 1"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn namespaced_objects_default_their_namespace() {
+        let yaml = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n\
+                    metadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n";
+        let parsed = parse_file(yaml.as_bytes(), false).unwrap();
+        let namespace = parsed.rbac.role_bindings[0].metadata.namespace.as_deref();
+        assert_eq!(namespace, Some(DEFAULT_NAMESPACE));
+    }
+}
