@@ -1,4 +1,0 @@
-//! Placeholder: replaced by the file catalog.
-/// Placeholder.
-#[derive(Debug)]
-pub struct FileCatalog;
