@@ -18,7 +18,9 @@ pub mod static_reviewer;
 pub mod token_file;
 
 pub use cache::{CacheSettings, CachedReviewer};
+pub use rbac::RbacRules;
 pub use static_reviewer::StaticReviewer;
+pub use token_file::{TokenFileError, TokenTable};
 
 /// The identity a token belongs to, as TokenReview reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
