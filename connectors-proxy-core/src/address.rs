@@ -158,8 +158,9 @@ impl Address {
         }
         let origin = Origin::new(scheme, authority.host(), authority.port_u16());
         // `http::Uri` reports "/" for both "https://h" and "https://h/"; keep what was written.
-        let after_authority =
-            &text[text.find(authority.as_str()).unwrap_or(0) + authority.as_str().len()..];
+        // The authority starts right after "://" (searching for it could hit the scheme: "h").
+        let authority_start = text.find("://").map_or(0, |i| i + 3);
+        let after_authority = &text[authority_start + authority.as_str().len()..];
         let path = after_authority.to_owned();
         let prefix = path.trim_end_matches('/').to_owned();
         Ok(Self {
