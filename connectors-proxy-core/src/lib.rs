@@ -8,6 +8,7 @@ pub mod address;
 pub mod body;
 pub mod catalog;
 pub mod error;
+pub mod forward;
 pub mod metrics;
 pub mod model;
 pub mod review;
