@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod model;
 pub mod review;
 pub mod secret;
+pub mod tls;
