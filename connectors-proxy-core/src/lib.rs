@@ -7,7 +7,7 @@
 //! The pieces: a [`catalog::Catalog`] says what connectors exist; a [`review::Reviewer`] checks
 //! tokens and access; the [`layers`] are the steps of a request, each a Tower layer; the
 //! [`upstream::Upstream`] client sends requests to tools; [`proxy`] composes the standard
-//! stack and [`server`] runs it.
+//! stack and [`server`] runs it. [`forward`] and [`tls`] hold the forward-proxy pieces.
 
 pub mod address;
 pub mod admin;
@@ -15,6 +15,7 @@ pub mod body;
 pub mod catalog;
 pub mod credentials;
 pub mod error;
+pub mod forward;
 pub mod layers;
 pub mod metrics;
 pub mod model;
@@ -22,4 +23,5 @@ pub mod proxy;
 pub mod review;
 pub mod secret;
 pub mod server;
+pub mod tls;
 pub mod upstream;
