@@ -13,10 +13,14 @@ use crate::address::Address;
 use crate::model::AuthType;
 use crate::secret::SecretString;
 
+pub mod connector_ref;
 pub mod file;
 pub mod memory;
 pub mod snapshot;
 
+pub use connector_ref::{
+    ConnectorRef, InvalidConnectorRef, is_dns1123_label, is_dns1123_subdomain,
+};
 pub use file::FileCatalog;
 pub use memory::MemoryCatalog;
 pub use snapshot::{Objects, Snapshot};
@@ -126,44 +130,4 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Whether the catalog has loaded its initial data.
     fn is_ready(&self) -> bool;
-}
-
-/// A connector named by a request: `<namespace>/<name>`, not yet looked up.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnectorRef {
-    /// The connector's namespace.
-    pub namespace: String,
-    /// The connector's name.
-    pub name: String,
-}
-
-impl ConnectorRef {
-    /// Builds a reference from its parts.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for ConnectorRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
-
-/// Whether `s` is a valid Kubernetes namespace name (an RFC 1123 label).
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// Whether `s` is a valid Kubernetes object name (an RFC 1123 subdomain).
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use super::connector_ref::{ConnectorRef, InvalidConnectorRef};
+use crate::catalog::{ConnectorRef, InvalidConnectorRef};
 use crate::secret::ClientToken;
 
 /// Standard base64 that accepts the value with or without its `=` padding.

@@ -4,11 +4,10 @@
 //! Everything here is pure: parsing and matching only, no I/O. The forward-proxy service
 //! calls these functions and turns their errors into `400` or `407` responses.
 
-pub mod connector_ref;
 pub mod credentials;
 pub mod target;
 
-pub use connector_ref::{ConnectorRef, InvalidConnectorRef};
+pub use crate::catalog::{ConnectorRef, InvalidConnectorRef};
 pub use credentials::{ProxyAuthError, ProxyCredentials, parse_proxy_authorization};
 pub use target::{
     AbsoluteTarget, ConnectTarget, TargetError, best_match, host_matches, origin_of_absolute,

@@ -91,14 +91,14 @@ impl http_body::Body for Limited {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(frame)) = &frame {
-            if let Some(data) = frame.data_ref() {
-                let len = data.len() as u64;
-                if len > self.left {
-                    return Poll::Ready(Some(Err("request body exceeds the proxy's limit".into())));
-                }
-                self.left -= len;
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            let len = data.len() as u64;
+            if len > self.left {
+                return Poll::Ready(Some(Err("request body exceeds the proxy's limit".into())));
             }
+            self.left -= len;
         }
         Poll::Ready(frame)
     }

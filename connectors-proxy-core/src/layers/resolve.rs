@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::body::Request;
-use crate::catalog::{
-    Catalog, CatalogError, ConnectorEntry, ConnectorRef, is_dns_label, is_dns_subdomain,
-};
+use crate::catalog::{Catalog, CatalogError, ConnectorEntry, ConnectorRef};
 use crate::error::Refusal;
 use crate::layers::{ProxyService, ResponseFuture, take_ready};
 
@@ -40,8 +38,7 @@ pub fn parse_path_form(path: &str) -> Option<(ConnectorRef, &str)> {
         Some(i) => (&after[..i], &after[i..]),
         None => (after, ""),
     };
-    (is_dns_label(namespace) && is_dns_subdomain(name))
-        .then(|| (ConnectorRef::new(namespace, name), rest))
+    ConnectorRef::new(namespace, name).ok().map(|c| (c, rest))
 }
 
 /// Reads a host-form `Host` (`c-<name>.<ns>[.svc[.<cluster-domain>]]`, any port).
@@ -58,7 +55,9 @@ pub fn parse_host_form(host: &str, cluster_domain: &str) -> Option<ConnectorRef>
         .unwrap_or(&host);
     let (first, namespace) = short.split_once('.')?;
     let name = first.strip_prefix("c-")?;
-    (is_dns_label(name) && is_dns_label(namespace)).then(|| ConnectorRef::new(namespace, name))
+    ConnectorRef::new(namespace, name)
+        .ok()
+        .filter(|_| !name.contains('.'))
 }
 
 /// Removes a `:port` suffix; `None` for bracketed IPv6 literals, which are never host form.
@@ -196,7 +195,7 @@ mod tests {
 
     #[test]
     fn host_form() {
-        let expect = Some(ConnectorRef::new("default", "github"));
+        let expect = ConnectorRef::new("default", "github").ok();
         assert_eq!(
             parse_host_form("c-github.default.svc.cluster.local", "cluster.local"),
             expect
@@ -232,7 +231,7 @@ mod tests {
         fn path_form_roundtrips(ns in label(), name in label(), rest in "(/[a-zA-Z0-9%._~-]{0,12}){0,4}") {
             let path = format!("/namespaces/{ns}/connectors/{name}{rest}");
             let (c, r) = parse_path_form(&path).unwrap();
-            prop_assert_eq!(c, ConnectorRef::new(ns, name));
+            prop_assert_eq!(c, ConnectorRef::new(&ns, &name).unwrap());
             prop_assert_eq!(r, rest.as_str());
         }
 
@@ -249,7 +248,7 @@ mod tests {
         fn host_form_roundtrips(ns in label(), name in label(), port in proptest::option::of(1u16..)) {
             let mut host = format!("c-{name}.{ns}.svc.cluster.local");
             if let Some(port) = port { host.push_str(&format!(":{port}")); }
-            prop_assert_eq!(parse_host_form(&host, "cluster.local"), Some(ConnectorRef::new(ns, name)));
+            prop_assert_eq!(parse_host_form(&host, "cluster.local"), ConnectorRef::new(&ns, &name).ok());
         }
 
         #[test]

@@ -1,5 +1,5 @@
 //! TLS for the forward proxy: the proxy's certificate authority, leaf certificates minted for
-//! intercepted `CONNECT` hosts, and the client configuration used toward tools.
+//! intercepted `CONNECT` hosts, and the the `CONNECT` acceptor. The client side toward tools is [`crate::upstream::tls_config`].
 //!
 //! All configurations use the `ring` provider explicitly, so nothing depends on a process-wide
 //! default provider being installed.
@@ -10,12 +10,10 @@ use std::sync::{Arc, LazyLock};
 pub mod accept;
 pub mod ca;
 pub mod leaf;
-pub mod upstream;
 
 pub use accept::Intercepted;
 pub use ca::CertificateAuthority;
 pub use leaf::LeafCache;
-pub use upstream::upstream_client_config;
 
 /// The ALPN protocols offered on both sides of an intercepted connection, preferred first.
 pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
