@@ -25,6 +25,8 @@ pub(crate) const TOOL_TOKEN: &str = "tool-bearer-token-2f8d63b0";
 /// The standard connectors: `basic`, `bearer`, `optional`, `prefixed` (address path `/api`)
 /// and `down` (a closed port); all granted to [`CLIENT_SA`].
 pub(crate) const CONNECTORS: [&str; 5] = ["basic", "bearer", "optional", "prefixed", "down"];
+/// Connector names granted to [`CLIENT_SA`] that no Connector object uses.
+pub(crate) const UNCREATED: [&str; 2] = ["missing", "no-such-connector"];
 
 /// A tool, the manifests describing it and a proxy serving them.
 pub(crate) struct Fixture {
@@ -79,7 +81,11 @@ pub(crate) fn standard_manifests(upstream: &Upstream) -> Manifests {
     manifests.basic_connector("prefixed", &format!("{tool}/api"), TOOL_USER, TOOL_PASSWORD);
     let down = format!("http://{}", closed_port());
     manifests.basic_connector("down", &down, TOOL_USER, TOOL_PASSWORD);
-    manifests.grant(CLIENT_SA, &CONNECTORS);
+    // The grant also names connectors that do not exist, so an authorized client can be shown
+    // the 404 that only authorized clients get.
+    let mut granted = CONNECTORS.to_vec();
+    granted.extend(UNCREATED);
+    manifests.grant(CLIENT_SA, &granted);
     manifests.service_account_token(CLIENT_TOKEN, CLIENT_SA);
     manifests.service_account_token(INTRUDER_TOKEN, "intruder");
     manifests
