@@ -53,6 +53,26 @@ pub(crate) struct Args {
     #[arg(long, env = "CONNECTORS_PROXY_MAX_BODY_BYTES")]
     pub(crate) max_body_bytes: Option<u64>,
 
+    /// PEM certificate of the CA that signs intercepted TLS (with --ca-key).
+    #[arg(long, env = "CONNECTORS_PROXY_CA_CERT", requires = "ca_key")]
+    pub(crate) ca_cert: Option<PathBuf>,
+
+    /// PEM (PKCS#8) private key of the CA given with --ca-cert.
+    #[arg(long, env = "CONNECTORS_PROXY_CA_KEY", requires = "ca_cert")]
+    pub(crate) ca_key: Option<PathBuf>,
+
+    /// Folder where a CA is generated once and reused when --ca-cert is not given.
+    #[arg(long, env = "CONNECTORS_PROXY_STATE_DIR", default_value = "state")]
+    pub(crate) state_dir: PathBuf,
+
+    /// What forward requests to hosts that are no listed connector's address get.
+    #[arg(long, env = "CONNECTORS_PROXY_FORWARD_NON_TARGETS", value_enum, default_value_t = NonTargetPolicy::Allow)]
+    pub(crate) forward_non_targets: NonTargetPolicy,
+
+    /// Print the CA certificate that clients must trust for intercepted TLS, then exit.
+    #[arg(long)]
+    pub(crate) print_ca_cert: bool,
+
     /// Log format.
     #[arg(long, env = "CONNECTORS_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
@@ -65,4 +85,13 @@ pub(crate) enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// What forward requests to non-target hosts get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum NonTargetPolicy {
+    /// Forward them (tunnel `CONNECT` blind) without credentials.
+    Allow,
+    /// Refuse them with 403.
+    Deny,
 }

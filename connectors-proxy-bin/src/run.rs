@@ -7,22 +7,32 @@ use std::time::Duration;
 
 use connectors_proxy_core::admin::Admin;
 use connectors_proxy_core::catalog::{Catalog, FileCatalog};
+use connectors_proxy_core::layers::forward::NonTargets;
 use connectors_proxy_core::metrics::Metrics;
 use connectors_proxy_core::proxy::{Router, StackConfig};
 use connectors_proxy_core::review::{
     CacheSettings, CachedReviewer, RbacRules, StaticReviewer, TokenTable,
 };
 use connectors_proxy_core::server::{ServerSettings, serve};
+use connectors_proxy_core::tls::{CertificateAuthority, LeafCache};
 use connectors_proxy_core::upstream::{self, Upstream, UpstreamSettings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::cli::Args;
+use crate::cli::{Args, NonTargetPolicy};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
 pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
+    let ca = Arc::new(match (&args.ca_cert, &args.ca_key) {
+        (Some(cert), Some(key)) => CertificateAuthority::load(cert, key)?,
+        _ => CertificateAuthority::load_or_generate(&args.state_dir)?,
+    });
+    if args.print_ca_cert {
+        print!("{}", ca.cert_pem());
+        return Ok(());
+    }
     let metrics = Arc::new(Metrics::new());
     let Some(manifests) = args.manifests.as_deref() else {
         return Err("Kubernetes mode is not built into this version: pass --manifests DIR and --token-file FILE".into());
@@ -59,6 +69,12 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         cluster_domain: args.cluster_domain.clone(),
         require_proxy_permission: args.require_proxy_permission,
         max_body_bytes: args.max_body_bytes,
+        non_targets: match args.forward_non_targets {
+            NonTargetPolicy::Allow => NonTargets::Allow,
+            NonTargetPolicy::Deny => NonTargets::Deny,
+        },
+        leaves: Some(Arc::new(LeafCache::new(ca))),
+        server: ServerSettings::default(),
     });
 
     let listener = TcpListener::bind(args.listen).await?;

@@ -13,6 +13,7 @@ pub mod address;
 pub mod admin;
 pub mod body;
 pub mod catalog;
+pub mod connect;
 pub mod credentials;
 pub mod error;
 pub mod forward;

@@ -10,9 +10,11 @@ use tower::util::BoxCloneSyncService;
 
 use crate::body::{Request, Response};
 use crate::catalog::Catalog;
+use crate::connect::ConnectHandler;
 use crate::error::Refusal;
 use crate::layers::authorize::AuthorizeLayer;
 use crate::layers::extract::ExtractLayer;
+use crate::layers::forward::{ForwardLayer, ForwardPolicy, NonTargets};
 use crate::layers::inject::InjectLayer;
 use crate::layers::limit::BodyLimitLayer;
 use crate::layers::observe::ObserveLayer;
@@ -23,6 +25,8 @@ use crate::layers::sanitize::SanitizeLayer;
 use crate::layers::{Mode, ProxyService, ResponseFuture};
 use crate::metrics::Metrics;
 use crate::review::Reviewer;
+use crate::server::ServerSettings;
+use crate::tls::LeafCache;
 use crate::upstream::Upstream;
 
 /// A cloneable, type-erased proxy service.
@@ -45,6 +49,12 @@ pub struct StackConfig {
     pub require_proxy_permission: bool,
     /// The largest request body accepted, in bytes; `None` streams bodies of any size.
     pub max_body_bytes: Option<u64>,
+    /// What forward requests to non-target hosts get.
+    pub non_targets: NonTargets,
+    /// Leaf certificates for intercepting `CONNECT`; without them `CONNECT` is refused.
+    pub leaves: Option<Arc<LeafCache>>,
+    /// Connection limits, also applied inside intercepted tunnels.
+    pub server: ServerSettings,
 }
 
 /// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
@@ -78,10 +88,36 @@ where
     BoxCloneSyncService::new(service)
 }
 
+/// The forward-mode policy of `config`.
+pub fn forward_policy(config: &StackConfig) -> ForwardPolicy {
+    ForwardPolicy::new(
+        config.catalog.clone(),
+        AuthorizeLayer::new(config.reviewer.clone(), config.require_proxy_permission),
+        config.non_targets,
+    )
+}
+
+/// Composes the forward-mode stack (absolute-form requests, and requests inside intercepted
+/// tunnels when `mode` is [`Mode::Connect`]): observe, forward admission, sanitize, inject,
+/// route, upstream.
+pub fn forward_stack(config: &StackConfig, mode: Mode) -> ProxyStack {
+    let service = ServiceBuilder::new()
+        .layer(ObserveLayer::new(config.metrics.clone(), mode))
+        .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
+        .layer(ForwardLayer::new(forward_policy(config)))
+        .layer(SanitizeLayer)
+        .layer(InjectLayer)
+        .layer(RouteLayer)
+        .service(config.upstream.clone());
+    BoxCloneSyncService::new(service)
+}
+
 /// The front service: refuses ambiguous framing, then dispatches by request form.
 #[derive(Clone)]
 pub struct Router {
     reverse: ProxyStack,
+    forward: ProxyStack,
+    connect: Option<ConnectHandler>,
 }
 
 impl std::fmt::Debug for Router {
@@ -93,8 +129,19 @@ impl std::fmt::Debug for Router {
 impl Router {
     /// Builds the router over the standard stacks.
     pub fn new(config: &StackConfig) -> Self {
+        let connect = config.leaves.clone().map(|leaves| {
+            ConnectHandler::new(
+                forward_policy(config),
+                leaves,
+                forward_stack(config, Mode::Connect),
+                config.metrics.clone(),
+                config.server.clone(),
+            )
+        });
         Self {
             reverse: reverse_stack(config),
+            forward: forward_stack(config, Mode::Forward),
+            connect,
         }
     }
 }
@@ -132,12 +179,18 @@ impl tower::Service<Request> for Router {
         if let Err(refusal) = check_framing(&req) {
             return Box::pin(std::future::ready(Ok(refusal.into_response())));
         }
-        if req.method() == Method::CONNECT || is_absolute_form(&req) {
-            let refusal = Refusal::BadRequest(
-                "This listener serves reverse-proxy requests: address a connector by path or host."
-                    .into(),
-            );
-            return Box::pin(std::future::ready(Ok(refusal.into_response())));
+        if req.method() == Method::CONNECT {
+            return match self.connect.clone() {
+                Some(connect) => Box::pin(async move { Ok(connect.handle(req).await) }),
+                None => Box::pin(std::future::ready(Ok(Refusal::BadRequest(
+                    "This proxy does not accept CONNECT: TLS interception is not configured."
+                        .into(),
+                )
+                .into_response()))),
+            };
+        }
+        if is_absolute_form(&req) {
+            return Box::pin(self.forward.clone().oneshot(req));
         }
         Box::pin(self.reverse.clone().oneshot(req))
     }

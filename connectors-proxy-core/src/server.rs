@@ -41,17 +41,8 @@ impl Default for ServerSettings {
     }
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish for up to [`ServerSettings::shutdown_grace`].
-pub async fn serve<S>(
-    listener: TcpListener,
-    service: S,
-    settings: ServerSettings,
-    shutdown: impl Future<Output = ()>,
-) where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
+/// The HTTP/1.1 + HTTP/2 connection builder with the limits of `settings`.
+pub(crate) fn http_builder(settings: &ServerSettings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -64,6 +55,21 @@ pub async fn serve<S>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(settings.max_header_bytes as u32);
+    builder
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish for up to [`ServerSettings::shutdown_grace`].
+pub async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    settings: ServerSettings,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let builder = http_builder(&settings);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -144,6 +144,9 @@ impl Harness {
             cluster_domain: "cluster.local".into(),
             require_proxy_permission: false,
             max_body_bytes: None,
+            non_targets: Default::default(),
+            leaves: None,
+            server: Default::default(),
         };
         let seen: Seen = Arc::default();
         let record = seen.clone();

@@ -21,6 +21,7 @@ use crate::catalog::ConnectorEntry;
 
 pub mod authorize;
 pub mod extract;
+pub mod forward;
 pub mod inject;
 pub mod limit;
 pub mod observe;
