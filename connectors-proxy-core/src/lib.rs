@@ -10,5 +10,6 @@ pub mod catalog;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod rego;
 pub mod review;
 pub mod secret;
