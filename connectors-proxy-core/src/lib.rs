@@ -21,6 +21,7 @@ pub mod layers;
 pub mod metrics;
 pub mod model;
 pub mod proxy;
+pub mod rego;
 pub mod review;
 pub mod secret;
 pub mod server;
