@@ -12,6 +12,8 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct ProxyProcess {
     child: Child,
     logs: Arc<Mutex<String>>,
+    /// Where the proxy keeps its generated CA (a private folder per process).
+    state: tempfile::TempDir,
     /// The reverse/forward proxy listener.
     pub(crate) proxy_addr: SocketAddr,
     /// The admin listener (`/healthz`, `/readyz`, `/metrics`).
@@ -21,11 +23,15 @@ pub(crate) struct ProxyProcess {
 impl ProxyProcess {
     /// Starts the binary with `args` and extra environment, listening on ephemeral ports.
     ///
-    /// `--listen` and `--admin-listen` are added here; the ports are read from the log.
+    /// `--listen`, `--admin-listen` and `--state-dir` are added here; the ports are read from
+    /// the log.
     pub(crate) fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let state = tempfile::tempdir().expect("state dir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_connectors-proxy"));
         command
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .arg("--state-dir")
+            .arg(state.path())
             .args(args)
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
@@ -49,6 +55,7 @@ impl ProxyProcess {
                 return Self {
                     child,
                     logs,
+                    state,
                     proxy_addr,
                     admin_addr,
                 };
@@ -64,6 +71,11 @@ impl ProxyProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The CA certificate (PEM file) that signs intercepted TLS.
+    pub(crate) fn ca_cert_path(&self) -> std::path::PathBuf {
+        self.state.path().join("ca.crt")
     }
 
     /// Everything the process wrote so far (stderr and stdout).
