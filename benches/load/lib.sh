@@ -58,8 +58,13 @@ tree_rss_kib() {
     echo "$total"
 }
 
-# Open file descriptors of a process (a rough count of its sockets).
-fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# Open file descriptors of a process and its direct children (a rough count of sockets).
+fd_count() {
+    local pid
+    for pid in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+        find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null
+    done | wc -l
+}
 
 # start_rss_sampler PID FILE: writes the largest VmRSS seen (KiB) to FILE every 50 ms.
 start_rss_sampler() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the load harness's one table from its results TSV (metric, target, round, value).
 
-Each cell is the median over rounds with the min-max range; ratios are taken round by round
+Each cell is the median over rounds with the range (min..max); ratios are taken round by round
 (proxy vs direct / nginx in the same round) and summarised the same way.
 """
 
@@ -58,7 +58,7 @@ def summary(values, fmt):
     med = statistics.median(values)
     if len(values) == 1:
         return fmt(med)
-    return f"{fmt(med)} ({fmt(values[0])}-{fmt(values[-1])})"
+    return f"{fmt(med)} ({fmt(values[0])}..{fmt(values[-1])})"
 
 
 def number(x):
