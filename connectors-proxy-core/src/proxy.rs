@@ -57,6 +57,30 @@ pub struct StackConfig {
     pub server: ServerSettings,
 }
 
+impl StackConfig {
+    /// A configuration with the defaults: cluster domain `cluster.local`, no proxy-permission
+    /// check, no body limit, non-targets allowed, no `CONNECT` interception.
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        reviewer: Arc<dyn Reviewer>,
+        upstream: Upstream,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            catalog,
+            reviewer,
+            metrics,
+            upstream,
+            cluster_domain: "cluster.local".into(),
+            require_proxy_permission: false,
+            max_body_bytes: None,
+            non_targets: NonTargets::default(),
+            leaves: None,
+            server: ServerSettings::default(),
+        }
+    }
+}
+
 /// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
 /// rewrite, route, upstream.
 pub fn reverse_stack(config: &StackConfig) -> ProxyStack {

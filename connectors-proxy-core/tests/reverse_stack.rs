@@ -132,22 +132,16 @@ impl Harness {
             true,
         ));
         let metrics = Arc::new(Metrics::new());
-        let config = StackConfig {
+        let config = StackConfig::new(
             catalog,
-            reviewer: Arc::new(FakeReviewer),
-            metrics: metrics.clone(),
-            upstream: Upstream::new(
-                tls_config(None).unwrap(),
+            Arc::new(FakeReviewer),
+            Upstream::new(
+                tls_config(None).expect("TLS roots load"),
                 UpstreamSettings::default(),
-                metrics,
+                metrics.clone(),
             ),
-            cluster_domain: "cluster.local".into(),
-            require_proxy_permission: false,
-            max_body_bytes: None,
-            non_targets: Default::default(),
-            leaves: None,
-            server: Default::default(),
-        };
+            metrics,
+        );
         let seen: Seen = Arc::default();
         let record = seen.clone();
         let upstream = tower::service_fn(move |req: Request| {

@@ -106,17 +106,7 @@ pub(crate) fn stack_config(reviewer: Arc<dyn Reviewer>) -> StackConfig {
     let catalog = Arc::new(MemoryCatalog::new());
     catalog.insert(connector());
     let metrics = Arc::new(Metrics::new());
-    StackConfig {
-        catalog,
-        reviewer,
-        metrics: metrics.clone(),
-        upstream: Upstream::new(
-            tls_config(None).expect("TLS roots load"),
-            UpstreamSettings::default(),
-            metrics,
-        ),
-        cluster_domain: "cluster.local".into(),
-        require_proxy_permission: false,
-        max_body_bytes: None,
-    }
+    let tls = tls_config(None).expect("TLS roots load");
+    let upstream = Upstream::new(tls, UpstreamSettings::default(), metrics.clone());
+    StackConfig::new(catalog, reviewer, upstream, metrics)
 }
