@@ -53,6 +53,10 @@ pub(crate) struct Args {
     #[arg(long, env = "CONNECTORS_PROXY_MAX_BODY_BYTES")]
     pub(crate) max_body_bytes: Option<u64>,
 
+    /// Kubernetes-mode flags.
+    #[command(flatten)]
+    pub(crate) kube: crate::kube_mode::KubeArgs,
+
     /// Log format.
     #[arg(long, env = "CONNECTORS_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
