@@ -10,6 +10,9 @@ use connectors_proxy_core::review::{KubeReviewer, KubeReviewerSettings, Reviewer
 use kube::CustomResourceExt as _;
 use tracing::info;
 
+/// Where a mode's connectors and review answers come from.
+pub(crate) type Sources = (Arc<dyn Catalog>, Arc<dyn Reviewer>);
+
 /// Flags that apply when the proxy runs against a cluster (no `--manifests`).
 #[derive(Debug, Args)]
 pub(crate) struct KubeArgs {
@@ -49,9 +52,7 @@ pub(crate) struct KubeArgs {
 }
 
 /// Connects with in-cluster config or `KUBECONFIG` and starts the catalog and reviewer.
-pub(crate) async fn start(
-    args: &KubeArgs,
-) -> Result<(Arc<dyn Catalog>, Arc<dyn Reviewer>), kube::Error> {
+pub(crate) async fn start(args: &KubeArgs) -> Result<Sources, kube::Error> {
     let client = kube::Client::try_default().await?;
     info!(
         namespace = args.namespace.as_deref().unwrap_or("(all)"),

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectors_proxy_core::admin::Admin;
-use connectors_proxy_core::catalog::{Catalog, FileCatalog};
+use connectors_proxy_core::catalog::FileCatalog;
 use connectors_proxy_core::metrics::Metrics;
 use connectors_proxy_core::proxy::{Router, StackConfig};
 use connectors_proxy_core::review::{
-    CacheSettings, CachedReviewer, RbacRules, Reviewer, StaticReviewer, TokenTable,
+    CacheSettings, CachedReviewer, RbacRules, StaticReviewer, TokenTable,
 };
 use connectors_proxy_core::server::{ServerSettings, serve};
 use connectors_proxy_core::upstream::{self, Upstream, UpstreamSettings};
@@ -86,7 +86,7 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
 fn embedded(
     manifests: &Path,
     token_file: Option<std::path::PathBuf>,
-) -> Result<(Arc<dyn Catalog>, Arc<dyn Reviewer>), BoxError> {
+) -> Result<crate::kube_mode::Sources, BoxError> {
     let Some(token_file) = token_file else {
         return Err(
             "embedded mode needs --token-file FILE (kube-apiserver static token format)".into(),
