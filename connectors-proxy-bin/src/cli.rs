@@ -73,6 +73,10 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) print_ca_cert: bool,
 
+    /// Kubernetes-mode flags.
+    #[command(flatten)]
+    pub(crate) kube: crate::kube_mode::KubeArgs,
+
     /// Log format.
     #[arg(long, env = "CONNECTORS_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,

@@ -7,12 +7,25 @@ use tracing::error;
 use tracing_subscriber::EnvFilter;
 
 mod cli;
+mod kube_mode;
 mod run;
 
 use cli::{Args, LogFormat};
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.kube.print_crds {
+        return match kube_mode::crds_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("cannot render the CRDs: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_tracing(args.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connectors_proxy_core::admin::Admin;
-use connectors_proxy_core::catalog::{Catalog, FileCatalog};
+use connectors_proxy_core::catalog::FileCatalog;
 use connectors_proxy_core::layers::forward::NonTargets;
 use connectors_proxy_core::metrics::Metrics;
 use connectors_proxy_core::proxy::{Router, StackConfig};
@@ -34,21 +34,10 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         return Ok(());
     }
     let metrics = Arc::new(Metrics::new());
-    let Some(manifests) = args.manifests.as_deref() else {
-        return Err("Kubernetes mode is not built into this version: pass --manifests DIR and --token-file FILE".into());
+    let (catalog, reviewer) = match args.manifests.as_deref() {
+        Some(manifests) => embedded(manifests, args.token_file.clone())?,
+        None => crate::kube_mode::start(&args.kube).await?,
     };
-    let Some(token_file) = args.token_file.clone() else {
-        return Err(
-            "embedded mode needs --token-file FILE (kube-apiserver static token format)".into(),
-        );
-    };
-    let catalog = Arc::new(FileCatalog::load(manifests)?);
-    catalog.spawn_watcher()?;
-    let reviewer = Arc::new(StaticReviewer::new(
-        TokenTable::load(&token_file)?,
-        rbac_rules(&catalog),
-    ));
-    spawn_reviewer_reload(catalog.clone(), reviewer.clone(), token_file);
     let cached = Arc::new(CachedReviewer::new(
         reviewer,
         CacheSettings::default(),
@@ -107,6 +96,26 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
     tokio::join!(proxy, admin, signal);
     info!("stopped");
     Ok(())
+}
+
+/// Embedded mode: the manifest folder and the static token file, both reloaded on change.
+fn embedded(
+    manifests: &Path,
+    token_file: Option<std::path::PathBuf>,
+) -> Result<crate::kube_mode::Sources, BoxError> {
+    let Some(token_file) = token_file else {
+        return Err(
+            "embedded mode needs --token-file FILE (kube-apiserver static token format)".into(),
+        );
+    };
+    let catalog = Arc::new(FileCatalog::load(manifests)?);
+    catalog.spawn_watcher()?;
+    let reviewer = Arc::new(StaticReviewer::new(
+        TokenTable::load(&token_file)?,
+        rbac_rules(&catalog),
+    ));
+    spawn_reviewer_reload(catalog.clone(), reviewer.clone(), token_file);
+    Ok((catalog, reviewer))
 }
 
 /// Rebuilds the RBAC rules when the manifests change and the token table when its file does.

@@ -7,6 +7,7 @@ pub(crate) mod curl;
 pub(crate) mod fixture;
 pub(crate) mod git_client;
 pub(crate) mod git_server;
+pub(crate) mod kube_api;
 pub(crate) mod manifests;
 pub(crate) mod proxy;
 pub(crate) mod raw;

@@ -15,9 +15,11 @@ use crate::secret::SecretString;
 
 pub mod connector_ref;
 pub mod file;
+pub mod kube;
 pub mod memory;
 pub mod snapshot;
 
+pub use self::kube::{KubeCatalog, KubeCatalogSettings};
 pub use connector_ref::{
     ConnectorRef, InvalidConnectorRef, is_dns1123_label, is_dns1123_subdomain,
 };

@@ -56,7 +56,7 @@ impl fmt::Display for Problem {
 }
 
 /// A connector ready to serve, or why it cannot be used.
-type Lookup = Result<Arc<ConnectorEntry>, String>;
+pub type Lookup = Result<Arc<ConnectorEntry>, String>;
 
 /// Every connector of a set of [`Objects`], prepared for lookup by namespace and name.
 #[derive(Debug, Default)]
@@ -80,10 +80,20 @@ impl Snapshot {
                 continue;
             };
             let object = format!("Connector {namespace}/{name}");
-            let lookup = builder.entry(&object, namespace, name, connector);
-            if let Err(reason) = &lookup {
-                builder.problem(object.clone(), reason);
-            }
+            let class = builder
+                .classes
+                .get(connector.spec.connector_class_name.as_str())
+                .cloned();
+            let mut problems = Vec::new();
+            let lookup = build_entry(
+                namespace,
+                name,
+                connector,
+                class,
+                |ns, secret| builder.secret(ns, secret),
+                &mut problems,
+            );
+            builder.problems.append(&mut problems);
             let previous = by_namespace
                 .entry(namespace.to_owned())
                 .or_default()
@@ -133,8 +143,8 @@ impl Snapshot {
 /// The indexes and the problem list used while building one snapshot.
 struct Builder<'a> {
     classes: HashMap<&'a str, Arc<ClassEntry>>,
-    secrets: HashMap<(&'a str, &'a str), &'a Secret>,
-    decoded: HashMap<(&'a str, &'a str), Result<Arc<SecretData>, String>>,
+    secrets: HashMap<(String, String), &'a Secret>,
+    decoded: HashMap<(String, String), Result<Arc<SecretData>, String>>,
     problems: Vec<Problem>,
 }
 
@@ -151,16 +161,7 @@ impl<'a> Builder<'a> {
                 builder.problem("ConnectorClass".to_owned(), "has no metadata.name");
                 continue;
             };
-            let entry = ClassEntry {
-                name: name.to_owned(),
-                proxied: class.spec.proxy.is_some(),
-                auth_types: class
-                    .spec
-                    .auth
-                    .as_ref()
-                    .map(|auth| auth.types.clone())
-                    .unwrap_or_default(),
-            };
+            let entry = class_entry(name, class);
             if builder.classes.insert(name, Arc::new(entry)).is_some() {
                 builder.problem(
                     format!("ConnectorClass {name}"),
@@ -178,7 +179,11 @@ impl<'a> Builder<'a> {
                 builder.problem(format!("Secret in {namespace}"), "has no metadata.name");
                 continue;
             };
-            if builder.secrets.insert((namespace, name), secret).is_some() {
+            if builder
+                .secrets
+                .insert((namespace.to_owned(), name.to_owned()), secret)
+                .is_some()
+            {
                 builder.problem(
                     format!("Secret {namespace}/{name}"),
                     "is defined more than once; the last one is used",
@@ -193,167 +198,209 @@ impl<'a> Builder<'a> {
         self.problems.push(Problem { object, reason });
     }
 
-    /// Prepares one connector; `Err` makes every lookup of it fail with that reason.
-    fn entry(
-        &mut self,
-        object: &str,
-        namespace: &'a str,
-        name: &str,
-        connector: &'a Connector,
-    ) -> Lookup {
-        let spec = &connector.spec;
-        let address =
-            Address::parse(&spec.address).map_err(|e| address_reason("spec.address", &e))?;
-        let extensions = spec
-            .address_extensions
-            .iter()
-            .map(|ext| {
-                let field = format!("spec.addressExtensions {:?}", ext.name);
-                let address = Address::parse(&ext.value).map_err(|e| address_reason(&field, &e))?;
-                Ok((ext.name.clone(), address))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        let class_name = spec.connector_class_name.as_str();
-        let class = match self.classes.get(class_name) {
-            Some(class) => Some(Arc::clone(class)),
-            None => {
-                self.problem(
-                    object.to_owned(),
-                    format!(
-                        "ConnectorClass {class_name:?} not found; the connector is not proxied"
-                    ),
-                );
-                None
-            }
-        };
-        let credentials = self.credentials(namespace, spec.auth.as_ref(), class.as_deref())?;
-        if let Credentials::Broken(reason) = &credentials {
-            self.problem(object.to_owned(), reason);
+    /// The decoded Secret `namespace/name`, decoded once however many connectors use it.
+    fn secret(&mut self, namespace: &str, name: &str) -> Result<Arc<SecretData>, String> {
+        let key = (namespace.to_owned(), name.to_owned());
+        if let Some(done) = self.decoded.get(&key) {
+            return done.clone();
         }
-        let class = class.unwrap_or_else(|| {
-            Arc::new(ClassEntry {
-                name: class_name.to_owned(),
-                proxied: false,
-                auth_types: Vec::new(),
-            })
-        });
-        Ok(Arc::new(ConnectorEntry {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            address,
-            extensions,
-            class,
-            credentials,
-        }))
+        let secret = self.secrets.get(&key).copied();
+        let result = decode_secret(namespace, name, secret, &mut self.problems);
+        self.decoded.insert(key, result.clone());
+        result
     }
+}
 
-    /// The connector's credentials; `Err` when its auth type is not one its class declares.
-    fn credentials(
-        &mut self,
-        namespace: &'a str,
-        auth: Option<&'a ConnectorAuth>,
-        class: Option<&ClassEntry>,
-    ) -> Result<Credentials, String> {
-        let Some(auth) = auth else {
-            return Ok(Credentials::None);
-        };
-        let auth_type = class.and_then(|c| c.auth_types.iter().find(|t| t.name == auth.name));
-        if let (Some(class), None) = (class, auth_type) {
-            return Err(format!(
-                "auth type {:?} is not declared by ConnectorClass {}",
-                auth.name, class.name
-            ));
-        }
-        let Some(secret_ref) = &auth.secret_ref else {
-            if auth_type.is_some_and(|t| t.optional) {
-                return Ok(Credentials::None);
-            }
-            return Ok(Credentials::Broken(format!(
-                "auth type {:?} needs a Secret but spec.auth.secretRef is not set",
-                auth.name
-            )));
-        };
-        let secret_name = secret_ref.name.as_str();
-        if let Some(other) = secret_ref.namespace.as_deref()
-            && !other.is_empty()
-            && other != namespace
+/// The proxy's view of one ConnectorClass named `name`.
+pub fn class_entry(name: &str, class: &ConnectorClass) -> ClassEntry {
+    ClassEntry {
+        name: name.to_owned(),
+        proxied: class.spec.proxy.is_some(),
+        auth_types: class
+            .spec
+            .auth
+            .as_ref()
+            .map(|auth| auth.types.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Prepares the connector `namespace/name`; `Err` makes every lookup of it fail with that
+/// reason.
+///
+/// `class` is its ConnectorClass when that exists. `secret(namespace, name)` yields the
+/// decoded Secret the connector references (see [`decode_secret`]); it is called at most once,
+/// and only when the connector references a Secret of its own namespace. What the operator
+/// should hear about, including the returned reason, is added to `problems`.
+pub fn build_entry(
+    namespace: &str,
+    name: &str,
+    connector: &Connector,
+    class: Option<Arc<ClassEntry>>,
+    secret: impl FnOnce(&str, &str) -> Result<Arc<SecretData>, String>,
+    problems: &mut Vec<Problem>,
+) -> Lookup {
+    let object = format!("Connector {namespace}/{name}");
+    let mut problem = |reason: &str| {
+        problems.push(Problem {
+            object: object.clone(),
+            reason: reason.to_owned(),
+        });
+    };
+    let spec = &connector.spec;
+    let class_name = spec.connector_class_name.as_str();
+    let (address, extensions) = addresses(connector).inspect_err(|reason| problem(reason))?;
+    if class.is_none() {
+        problem(&format!(
+            "ConnectorClass {class_name:?} not found; the connector is not proxied"
+        ));
+    }
+    let credentials = credentials(namespace, spec.auth.as_ref(), class.as_deref(), secret)
+        .inspect_err(|reason| problem(reason))?;
+    if let Credentials::Broken(reason) = &credentials {
+        problem(reason);
+    }
+    let class = class.unwrap_or_else(|| {
+        Arc::new(ClassEntry {
+            name: class_name.to_owned(),
+            proxied: false,
+            auth_types: Vec::new(),
+        })
+    });
+    Ok(Arc::new(ConnectorEntry {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        address,
+        extensions,
+        class,
+        credentials,
+    }))
+}
+
+/// The parsed `spec.address` and `spec.addressExtensions`.
+fn addresses(connector: &Connector) -> Result<(Address, Vec<(String, Address)>), String> {
+    let spec = &connector.spec;
+    let address = Address::parse(&spec.address).map_err(|e| address_reason("spec.address", &e))?;
+    let extensions = spec
+        .address_extensions
+        .iter()
+        .map(|ext| {
+            let field = format!("spec.addressExtensions {:?}", ext.name);
+            let address = Address::parse(&ext.value).map_err(|e| address_reason(&field, &e))?;
+            Ok((ext.name.clone(), address))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((address, extensions))
+}
+
+/// The connector's credentials; `Err` when its auth type is not one its class declares.
+fn credentials(
+    namespace: &str,
+    auth: Option<&ConnectorAuth>,
+    class: Option<&ClassEntry>,
+    secret: impl FnOnce(&str, &str) -> Result<Arc<SecretData>, String>,
+) -> Result<Credentials, String> {
+    let Some(auth) = auth else {
+        return Ok(Credentials::None);
+    };
+    let auth_type = class.and_then(|c| c.auth_types.iter().find(|t| t.name == auth.name));
+    if let (Some(class), None) = (class, auth_type) {
+        return Err(format!(
+            "auth type {:?} is not declared by ConnectorClass {}",
+            auth.name, class.name
+        ));
+    }
+    let Some(secret_name) = referenced_secret(namespace, auth) else {
+        if let Some(other) = auth
+            .secret_ref
+            .as_ref()
+            .and_then(|r| r.namespace.as_deref())
         {
+            let secret_name = auth.secret_ref.as_ref().map_or("", |r| r.name.as_str());
             return Ok(Credentials::Broken(format!(
                 "secret {secret_name} is in namespace {other}; only Secrets in the connector's \
                  namespace {namespace} are used"
             )));
         }
-        Ok(match self.secret(namespace, secret_name) {
-            Ok(secret) => Credentials::Secret {
-                auth_type: auth.name.clone(),
-                secret,
-            },
-            Err(reason) => Credentials::Broken(reason),
-        })
-    }
-
-    /// The decoded Secret `namespace/name`, decoded once however many connectors use it.
-    fn secret(&mut self, namespace: &'a str, name: &'a str) -> Result<Arc<SecretData>, String> {
-        if let Some(done) = self.decoded.get(&(namespace, name)) {
-            return done.clone();
+        if auth_type.is_some_and(|t| t.optional) {
+            return Ok(Credentials::None);
         }
-        let result = match self.secrets.get(&(namespace, name)).copied() {
-            None => Err(format!("secret {name} not found in {namespace}")),
-            Some(secret) => self.decode(namespace, name, secret).map(Arc::new),
-        };
-        self.decoded.insert((namespace, name), result.clone());
-        result
-    }
+        return Ok(Credentials::Broken(format!(
+            "auth type {:?} needs a Secret but spec.auth.secretRef is not set",
+            auth.name
+        )));
+    };
+    Ok(match secret(namespace, secret_name) {
+        Ok(secret) => Credentials::Secret {
+            auth_type: auth.name.clone(),
+            secret,
+        },
+        Err(reason) => Credentials::Broken(reason),
+    })
+}
 
-    /// `data` (already base64-decoded) with `stringData` merged over it, then checked for the
-    /// keys its type requires.
-    fn decode(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        secret: &Secret,
-    ) -> Result<SecretData, String> {
-        let type_ = secret
-            .type_
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .unwrap_or("Opaque");
-        let mut data = BTreeMap::new();
-        for (key, value) in secret.data.iter().flatten() {
-            match std::str::from_utf8(&value.0) {
-                Ok(text) => {
-                    data.insert(key.clone(), SecretString::new(text));
-                }
-                Err(_) => self.problem(
-                    format!("Secret {namespace}/{name}"),
-                    format!("the value of key {key:?} is not UTF-8 and is ignored"),
-                ),
+/// The name of the Secret a connector in `namespace` uses: its `spec.auth.secretRef`, unless
+/// that points at another namespace.
+pub fn referenced_secret<'c>(namespace: &str, auth: &'c ConnectorAuth) -> Option<&'c str> {
+    let secret_ref = auth.secret_ref.as_ref()?;
+    match secret_ref.namespace.as_deref() {
+        Some(other) if !other.is_empty() && other != namespace => None,
+        _ => Some(secret_ref.name.as_str()),
+    }
+}
+
+/// The Secret `namespace/name` (`None` when it does not exist) as a connector uses it: `data`
+/// (already base64-decoded) with `stringData` merged over it, checked for the keys its type
+/// requires. Values that are not UTF-8 are dropped and added to `problems`.
+pub fn decode_secret(
+    namespace: &str,
+    name: &str,
+    secret: Option<&Secret>,
+    problems: &mut Vec<Problem>,
+) -> Result<Arc<SecretData>, String> {
+    let Some(secret) = secret else {
+        return Err(format!("secret {name} not found in {namespace}"));
+    };
+    let type_ = secret
+        .type_
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("Opaque");
+    let mut data = BTreeMap::new();
+    for (key, value) in secret.data.iter().flatten() {
+        match std::str::from_utf8(&value.0) {
+            Ok(text) => {
+                data.insert(key.clone(), SecretString::new(text));
             }
+            Err(_) => problems.push(Problem {
+                object: format!("Secret {namespace}/{name}"),
+                reason: format!("the value of key {key:?} is not UTF-8 and is ignored"),
+            }),
         }
-        for (key, value) in secret.string_data.iter().flatten() {
-            data.insert(key.clone(), SecretString::new(value.as_str()));
-        }
-        let required = REQUIRED_KEYS
-            .iter()
-            .find(|(t, _)| *t == type_)
-            .map_or(&[][..], |(_, keys)| *keys);
-        let missing: Vec<&str> = required
-            .iter()
-            .copied()
-            .filter(|key| !data.contains_key(*key))
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "secret {name} of type {type_} lacks key(s) {}",
-                missing.join(", ")
-            ));
-        }
-        Ok(SecretData {
-            name: name.to_owned(),
-            type_: type_.to_owned(),
-            data,
-        })
     }
+    for (key, value) in secret.string_data.iter().flatten() {
+        data.insert(key.clone(), SecretString::new(value.as_str()));
+    }
+    let required = REQUIRED_KEYS
+        .iter()
+        .find(|(t, _)| *t == type_)
+        .map_or(&[][..], |(_, keys)| *keys);
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|key| !data.contains_key(*key))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "secret {name} of type {type_} lacks key(s) {}",
+            missing.join(", ")
+        ));
+    }
+    Ok(Arc::new(SecretData {
+        name: name.to_owned(),
+        type_: type_.to_owned(),
+        data,
+    }))
 }
 
 /// Why an address is unusable, without repeating the address: it might carry a password.
