@@ -22,12 +22,11 @@ pub(crate) fn free_port() -> u16 {
 
 /// Runs skopeo with a permissive signature policy; panics with its output on failure.
 pub(crate) fn skopeo(args: &[&str]) -> Output {
-    let output = Command::new("skopeo")
+    Command::new("skopeo")
         .arg("--insecure-policy")
         .args(args)
         .output()
-        .expect("run skopeo (apt-get install skopeo)");
-    output
+        .expect("run skopeo (apt-get install skopeo)")
 }
 
 /// Asserts that a command succeeded, showing its output if not.

@@ -88,7 +88,7 @@ fn answer(
         .unwrap_or("")
         .split('&')
         .filter_map(|p| p.strip_prefix("scope="))
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect();
     let login = req.headers().get("authorization").and_then(decode_basic);
     let subject = match login {
