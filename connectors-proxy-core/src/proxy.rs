@@ -168,6 +168,12 @@ impl Router {
             connect,
         }
     }
+
+    /// Builds the router over another reverse-mode stack (such as a registry proxy's), keeping
+    /// the framing checks in front of it.
+    pub fn with_reverse(reverse: ProxyStack) -> Self {
+        Self { reverse }
+    }
 }
 
 /// Whether an HTTP/1 request is in absolute form (`GET http://host/path`), as sent to a

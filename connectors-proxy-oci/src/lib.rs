@@ -1,6 +1,20 @@
-//! OCI registry proxy built on `connectors-proxy-core`.
+//! An OCI registry proxy built on `connectors-proxy-core`.
 //!
-//! The registry token flow and the `connectors-oci-proxy` binary live here; until they land
-//! this crate only links the core library so the workspace layout is complete.
+//! Clients address a registry connector as `<proxy>/namespaces/<ns>/connectors/<name>/<repo>`
+//! (or through a `c-<name>.<ns>` host) and log in with a ServiceAccount token. The proxy checks
+//! the token and the client's right to use the connector with core's layers, then runs the
+//! registry's token flow itself with the connector's credentials: registry tokens and the
+//! connector's login never reach the client. [`stack::oci_stack`] composes it all.
+
+pub mod challenge;
+pub mod front;
+pub mod path;
+pub mod realm;
+pub mod registry;
+pub mod rewrite;
+pub mod scope;
+pub mod stack;
+pub mod token;
 
 pub use connectors_proxy_core as core;
+pub use stack::oci_stack;

@@ -66,7 +66,7 @@ impl<S> ProxyService for S where
 
 /// Takes the ready service out of `slot`, leaving a fresh clone behind (the usual Tower idiom
 /// for moving a service into a future after `poll_ready`).
-pub(crate) fn take_ready<S: Clone>(slot: &mut S) -> S {
+pub fn take_ready<S: Clone>(slot: &mut S) -> S {
     let clone = slot.clone();
     std::mem::replace(slot, clone)
 }

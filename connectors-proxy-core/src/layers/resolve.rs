@@ -41,6 +41,32 @@ pub fn parse_path_form(path: &str) -> Option<(ConnectorRef, &str)> {
     ConnectorRef::new(namespace, name).ok().map(|c| (c, rest))
 }
 
+/// A connector named by a request path: the path to send below its address, and the path
+/// prefix clients use for it (what response rewriting puts back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMatch {
+    /// The connector the path names.
+    pub connector: ConnectorRef,
+    /// The raw path to send below the connector's address (`""` or starting with `/`).
+    pub rest: String,
+    /// The path prefix clients use for this connector.
+    pub proxy_prefix: String,
+}
+
+/// Reads the connector a path-form request names; [`ResolveLayer::with_path_parser`] swaps
+/// in another path scheme (such as a registry's `/v2/namespaces/…`).
+pub type PathParser = fn(&str) -> Option<PathMatch>;
+
+/// The standard [`PathParser`]: [`parse_path_form`], with the prefix the client used.
+pub fn standard_path_parser(path: &str) -> Option<PathMatch> {
+    let (connector, rest) = parse_path_form(path)?;
+    Some(PathMatch {
+        connector,
+        proxy_prefix: path[..path.len() - rest.len()].to_owned(),
+        rest: rest.to_owned(),
+    })
+}
+
 /// Reads a host-form `Host` (`c-<name>.<ns>[.svc[.<cluster-domain>]]`, any port).
 pub fn parse_host_form(host: &str, cluster_domain: &str) -> Option<ConnectorRef> {
     let host = strip_port(host)?.trim_end_matches('.');
@@ -84,6 +110,7 @@ pub fn request_authority(req: &Request) -> Option<&str> {
 pub struct ResolveLayer {
     catalog: Arc<dyn Catalog>,
     cluster_domain: Arc<str>,
+    path_parser: PathParser,
 }
 
 impl ResolveLayer {
@@ -92,7 +119,14 @@ impl ResolveLayer {
         Self {
             catalog,
             cluster_domain: cluster_domain.into(),
+            path_parser: standard_path_parser,
         }
+    }
+
+    /// Reads path-form requests with `parser` instead of [`standard_path_parser`].
+    pub fn with_path_parser(mut self, parser: PathParser) -> Self {
+        self.path_parser = parser;
+        self
     }
 }
 
@@ -132,11 +166,8 @@ impl<S: ProxyService> tower::Service<Request> for Resolve<S> {
             let path = req.uri().path();
             let (connector, rest, proxy_prefix) = match host_form {
                 Some(connector) => (connector, path.to_owned(), String::new()),
-                None => match parse_path_form(path) {
-                    Some((connector, rest)) => {
-                        let prefix = path[..path.len() - rest.len()].to_owned();
-                        (connector, rest.to_owned(), prefix)
-                    }
+                None => match (layer.path_parser)(path) {
+                    Some(found) => (found.connector, found.rest, found.proxy_prefix),
                     None => {
                         return Ok(Refusal::NotFound(
                             "The request names no connector: use /namespaces/<namespace>/connectors/<name>/ or a c-<name>.<namespace> host.".into(),

@@ -1,0 +1,406 @@
+//! Logging in to the registry on the client's behalf: the innermost step of the OCI stack.
+//!
+//! The registry's challenge is learnt once per registry origin by pinging `/v2/`. Bearer
+//! registries get a token for the scopes the request needs, fetched from the realm with the
+//! connector's login and cached per connector; Basic registries get the connector's login.
+//! A `401` on a request without a body drops the token and retries once; bodies are streamed
+//! and never replayed. The registry's own challenge never reaches the client.
+
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use connectors_proxy_core::address::Origin;
+use connectors_proxy_core::body::{Body, Request, Response};
+use connectors_proxy_core::catalog::{ConnectorEntry, Credentials};
+use connectors_proxy_core::error::Refusal;
+use connectors_proxy_core::layers::inject::authorization_for;
+use connectors_proxy_core::layers::resolve::ReverseTarget;
+use connectors_proxy_core::layers::{Authorized, Mode, ProxyService, ResponseFuture};
+use connectors_proxy_core::secret::TokenHash;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body::Body as _;
+use tower::ServiceExt;
+use tracing::debug;
+
+use crate::challenge::{self, Challenge};
+use crate::realm::{self, Login};
+use crate::scope;
+use crate::token::{TokenCache, TokenKey, usable_for};
+
+/// How long a learnt registry challenge is trusted before the registry is pinged again.
+const CHALLENGE_TTL: Duration = Duration::from_secs(300);
+
+/// What a registry asks of its clients, as learnt from `GET /v2/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryChallenge {
+    /// No authentication.
+    Open,
+    /// HTTP Basic with the connector's login.
+    Basic,
+    /// Bearer tokens from `realm`.
+    Bearer {
+        /// The token endpoint.
+        realm: String,
+        /// The `service` parameter.
+        service: Option<String>,
+    },
+}
+
+impl RegistryChallenge {
+    /// The challenge to follow among `challenges`: Bearer first, then Basic.
+    pub fn choose(challenges: &[Challenge]) -> Option<Self> {
+        let bearer = challenges.iter().find(|c| c.is("bearer"));
+        if let Some(realm) = bearer.and_then(|c| c.param("realm")) {
+            return Some(Self::Bearer {
+                realm: realm.to_owned(),
+                service: bearer.and_then(|c| c.param("service")).map(str::to_owned),
+            });
+        }
+        challenges
+            .iter()
+            .any(|c| c.is("basic"))
+            .then_some(Self::Basic)
+    }
+}
+
+/// Marks responses that came from the registry rather than from the proxy's own checks.
+#[derive(Debug, Clone, Copy)]
+pub struct FromRegistry;
+
+/// The registry login state shared by every request: learnt challenges and cached tokens.
+#[derive(Debug, Clone)]
+pub struct RegistryAuthLayer {
+    challenges: moka::sync::Cache<Origin, RegistryChallenge>,
+    tokens: TokenCache,
+}
+
+impl Default for RegistryAuthLayer {
+    fn default() -> Self {
+        Self {
+            challenges: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CHALLENGE_TTL)
+                .build(),
+            tokens: TokenCache::default(),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for RegistryAuthLayer {
+    type Service = RegistryAuth<S>;
+
+    fn layer(&self, inner: S) -> RegistryAuth<S> {
+        RegistryAuth {
+            inner,
+            state: self.clone(),
+        }
+    }
+}
+
+/// Service that logs in to the registry for each routed request; see [`RegistryAuthLayer`].
+#[derive(Debug, Clone)]
+pub struct RegistryAuth<S> {
+    inner: S,
+    state: RegistryAuthLayer,
+}
+
+impl<S: ProxyService + Sync> tower::Service<Request> for RegistryAuth<S> {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> ResponseFuture {
+        let this = self.clone();
+        Box::pin(async move {
+            let Some(Authorized(entry)) = req.extensions().get::<Authorized>().cloned() else {
+                return Ok(Refusal::NotFound("The request names no connector.".into()).into());
+            };
+            let response = match this.send(req, &entry).await {
+                Ok(response) => response,
+                Err(refusal) => refusal.into_response(),
+            };
+            Ok(finish(response))
+        })
+    }
+}
+
+/// A bodiless request's head, kept to send it again.
+struct Replay {
+    method: Method,
+    uri: http::Uri,
+    version: http::Version,
+    headers: http::HeaderMap,
+    mode: Option<Mode>,
+}
+
+impl Replay {
+    fn of(req: &Request) -> Option<Self> {
+        let bodiless = matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE)
+            || req.body().is_end_stream();
+        bodiless.then(|| Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: req.headers().clone(),
+            mode: req.extensions().get::<Mode>().copied(),
+        })
+    }
+
+    fn request(self) -> Request {
+        let mut req = http::Request::new(Body::empty());
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        if let Some(mode) = self.mode {
+            req.extensions_mut().insert(mode);
+        }
+        req
+    }
+}
+
+impl<S: ProxyService + Sync> RegistryAuth<S> {
+    async fn send(&self, mut req: Request, entry: &ConnectorEntry) -> Result<Response, Refusal> {
+        let login = login_of(entry)?;
+        let scopes = request_scopes(&req);
+        let known = self.challenge(entry).await;
+        let sent = self
+            .authorize(&mut req, entry, login.as_ref(), &known, &scopes, false)
+            .await?;
+        let replay = Replay::of(&req);
+        let response = self.forward(req).await;
+        let Some(replay) = replay.filter(|_| response.status() == StatusCode::UNAUTHORIZED) else {
+            return Ok(response);
+        };
+        let challenges = challenge::parse_all(
+            response
+                .headers()
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let Some(fresh) = RegistryChallenge::choose(&challenges) else {
+            return Ok(response);
+        };
+        let bearer = challenges.iter().find(|c| c.is("bearer"));
+        let retry_scopes = bearer
+            .and_then(|c| c.param("scope"))
+            .map(scope::split_scope_param)
+            .unwrap_or_else(|| scopes.clone());
+        let refused_token = matches!(
+            bearer.and_then(|c| c.param("error")),
+            Some("invalid_token" | "insufficient_scope")
+        );
+        let retry = match (&fresh, sent) {
+            (RegistryChallenge::Bearer { .. }, Sent::Token(key)) if refused_token => {
+                self.state.tokens.remove(&key);
+                true
+            }
+            (RegistryChallenge::Bearer { .. }, Sent::Token(_)) => false,
+            (RegistryChallenge::Basic, Sent::Basic) => false,
+            _ => true,
+        };
+        if !retry {
+            return Ok(response);
+        }
+        debug!(connector = %entry.key(), "registry refused the request; retrying once");
+        self.state
+            .challenges
+            .insert(entry.address.origin().clone(), fresh.clone());
+        let mut again = replay.request();
+        again.headers_mut().remove(header::AUTHORIZATION);
+        self.authorize(
+            &mut again,
+            entry,
+            login.as_ref(),
+            &fresh,
+            &retry_scopes,
+            true,
+        )
+        .await?;
+        Ok(self.forward(again).await)
+    }
+
+    async fn forward(&self, req: Request) -> Response {
+        match self.inner.clone().oneshot(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The registry's challenge: cached, or learnt by pinging `/v2/` without credentials.
+    async fn challenge(&self, entry: &ConnectorEntry) -> RegistryChallenge {
+        let origin = entry.address.origin();
+        if let Some(known) = self.state.challenges.get(origin) {
+            return known;
+        }
+        let uri = format!("{origin}{}", entry.address.join("/v2/", None));
+        let mut ping = http::Request::new(Body::empty());
+        match uri.parse() {
+            Ok(uri) => *ping.uri_mut() = uri,
+            Err(_) => return RegistryChallenge::Open,
+        }
+        let response = self.forward(ping).await;
+        let learnt = match response.status() {
+            StatusCode::UNAUTHORIZED => {
+                let values = response.headers().get_all(header::WWW_AUTHENTICATE);
+                let parsed = challenge::parse_all(values.iter().filter_map(|v| v.to_str().ok()));
+                RegistryChallenge::choose(&parsed).unwrap_or(RegistryChallenge::Open)
+            }
+            status if status.is_success() => RegistryChallenge::Open,
+            // Unreachable or broken: do not remember; the request itself will tell.
+            _ => return RegistryChallenge::Open,
+        };
+        debug!(registry = %origin, challenge = ?learnt, "learnt registry challenge");
+        self.state.challenges.insert(origin.clone(), learnt.clone());
+        learnt
+    }
+
+    /// Adds the credential `challenge` asks for; `fresh` skips the token cache.
+    async fn authorize(
+        &self,
+        req: &mut Request,
+        entry: &ConnectorEntry,
+        login: Option<&Login>,
+        challenge: &RegistryChallenge,
+        scopes: &[String],
+        fresh: bool,
+    ) -> Result<Sent, Refusal> {
+        match challenge {
+            RegistryChallenge::Open => Ok(Sent::Nothing),
+            RegistryChallenge::Basic => {
+                let Credentials::Secret { secret, .. } = &entry.credentials else {
+                    return Ok(Sent::Nothing);
+                };
+                let value = authorization_for(entry, secret)?;
+                req.headers_mut().insert(header::AUTHORIZATION, value);
+                Ok(Sent::Basic)
+            }
+            RegistryChallenge::Bearer { realm, service } => {
+                let (key, token) = self
+                    .token(entry, login, realm, service.as_deref(), scopes, fresh)
+                    .await?;
+                let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        Refusal::BadGateway("The registry issued a malformed token.".into())
+                    })?;
+                value.set_sensitive(true);
+                req.headers_mut().insert(header::AUTHORIZATION, value);
+                Ok(Sent::Token(key))
+            }
+        }
+    }
+
+    async fn token(
+        &self,
+        entry: &ConnectorEntry,
+        login: Option<&Login>,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+        fresh: bool,
+    ) -> Result<(TokenKey, connectors_proxy_core::secret::SecretString), Refusal> {
+        let failed = |error: realm::RealmError| {
+            Refusal::BadGateway(format!(
+                "Cannot get a registry token for connector {}: {error}.",
+                entry.key()
+            ))
+        };
+        let realm_origin = realm::realm_origin(realm).map_err(failed)?;
+        let login = login.filter(|_| {
+            let allowed = realm::may_send_login(entry.address.origin(), &realm_origin);
+            if !allowed {
+                debug!(realm = %realm_origin, "not sending the connector login to a plain-http realm on another host");
+            }
+            allowed
+        });
+        let key = TokenKey {
+            connector: entry.key(),
+            credentials: login
+                .map(|l| TokenHash::of(&format!("{}\0{}", l.username, l.password.expose()))),
+            realm: realm.to_owned(),
+            service: service.map(str::to_owned),
+            scopes: scope::scope_set(scopes),
+        };
+        if !fresh && let Some(token) = self.state.tokens.get(&key, Instant::now()) {
+            return Ok((key, token));
+        }
+        let request = realm::token_request(realm, service, scopes, login);
+        let response = self.forward(request).await;
+        let answer = realm::read_token(&realm_origin.host, response)
+            .await
+            .map_err(failed)?;
+        let usable = usable_for(
+            answer.expires_in,
+            answer.issued_at.as_deref(),
+            SystemTime::now(),
+        );
+        if !usable.is_zero() {
+            let until = Instant::now() + usable;
+            self.state
+                .tokens
+                .insert(key.clone(), answer.token.clone(), until);
+        }
+        Ok((key, answer.token))
+    }
+}
+
+/// Which credential went with a request.
+enum Sent {
+    Nothing,
+    Basic,
+    Token(TokenKey),
+}
+
+/// The connector's registry login, `None` when it has no Secret or no username/password.
+fn login_of(entry: &ConnectorEntry) -> Result<Option<Login>, Refusal> {
+    match &entry.credentials {
+        Credentials::None => Ok(None),
+        Credentials::Broken(reason) => Err(Refusal::Misconfigured(format!(
+            "Connector {} cannot be used: {reason}.",
+            entry.key()
+        ))),
+        Credentials::Secret { secret, .. } => {
+            Ok(match (secret.get("username"), secret.get("password")) {
+                (Some(user), Some(password)) => Some(Login {
+                    username: user.expose().to_owned(),
+                    password: password.clone(),
+                }),
+                _ => None,
+            })
+        }
+    }
+}
+
+/// The scopes a routed request needs, from its repository, method and query.
+fn request_scopes(req: &Request) -> Vec<String> {
+    let Some(target) = req.extensions().get::<ReverseTarget>() else {
+        return Vec::new();
+    };
+    let rest = target.rest.split('?').next().unwrap_or_default();
+    crate::path::repository(rest)
+        .map(|repo| scope::scopes_for(req.method(), repo, req.uri().query()))
+        .unwrap_or_default()
+}
+
+/// Takes the registry's challenge off the response (clients log in to the proxy, not to the
+/// registry) and marks the response as the registry's.
+fn finish(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.remove(header::WWW_AUTHENTICATE);
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(crate::front::CHALLENGE),
+        );
+    }
+    response.extensions_mut().insert(FromRegistry);
+    response
+}
+
+#[cfg(test)]
+mod tests;

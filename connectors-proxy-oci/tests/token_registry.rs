@@ -1,0 +1,163 @@
+//! The proxy in front of a `docker-registry` with token auth: the proxy runs the token flow
+//! with each connector's login, and connectors never share tokens.
+
+mod support;
+
+use support::fixture::{CLIENT_TOKEN, Conn};
+use support::http::curl;
+use support::{fixture, free_port, ok, process, skopeo, token_server, write_image};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("token-cert.pem");
+    let tokens = token_server::start(&[("alice", "alice-pw"), ("bob", "bob-pw")], &cert).await;
+    let registry_port = free_port();
+    let registry = process::registry(
+        dir.path(),
+        registry_port,
+        &token_server::registry_auth(tokens.addr, &cert),
+    );
+    fixture::write(
+        dir.path(),
+        &format!("http://127.0.0.1:{registry_port}"),
+        "cpaas.io/distribution-registry-token",
+        &[
+            Conn {
+                name: "pusher",
+                login: Some(("alice", "alice-pw")),
+                granted: true,
+            },
+            Conn {
+                name: "puller",
+                login: Some(("bob", "bob-pw")),
+                granted: true,
+            },
+            Conn {
+                name: "anon",
+                login: None,
+                granted: true,
+            },
+        ],
+    );
+    let (proxy, proxy_addr) = process::proxy(
+        &dir.path().join("manifests"),
+        &dir.path().join("tokens.csv"),
+    );
+    let image = tempfile::tempdir().unwrap();
+    let digest = write_image(image.path());
+    let creds = format!("u:{CLIENT_TOKEN}");
+    let reference =
+        |conn: &str| format!("docker://{proxy_addr}/namespaces/ns/connectors/{conn}/team/app:v1");
+    let source = format!("oci:{}:v1", image.path().display());
+
+    let push = reference("pusher");
+    let (creds2, source2) = (creds.clone(), source.clone());
+    let pushed = tokio::task::spawn_blocking(move || {
+        skopeo(&[
+            "copy",
+            "--dest-creds",
+            &creds2,
+            "--dest-tls-verify=false",
+            &source2,
+            &push,
+        ])
+    })
+    .await
+    .unwrap();
+    if !pushed.status.success() {
+        eprintln!("proxy:\n{}\nregistry:\n{}", proxy.logs(), registry.logs());
+    }
+    ok(&pushed);
+    let pull = reference("puller");
+    let creds2 = creds.clone();
+    let inspect = tokio::task::spawn_blocking(move || {
+        ok(&skopeo(&[
+            "inspect",
+            "--creds",
+            &creds2,
+            "--tls-verify=false",
+            &pull,
+        ]))
+    })
+    .await
+    .unwrap();
+    let inspected: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspected["Digest"], digest.as_str());
+
+    let out = tempfile::tempdir().unwrap();
+    let (target, from, creds2) = (
+        format!("oci:{}:v1", out.path().display()),
+        reference("puller"),
+        creds.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        ok(&skopeo(&[
+            "copy",
+            "--src-creds",
+            &creds2,
+            "--src-tls-verify=false",
+            &from,
+            &target,
+        ]))
+    })
+    .await
+    .unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+
+    // The anonymous connector gets its own (empty) token and is refused by the registry.
+    let url = format!("http://{proxy_addr}/v2/namespaces/ns/connectors/anon/team/app/manifests/v1");
+    let r = tokio::task::spawn_blocking(move || curl(&["-u", &format!("u:{CLIENT_TOKEN}"), &url]))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some(r#"Basic realm="connectors-oci-proxy""#)
+    );
+    assert!(
+        !r.headers.contains("test-registry"),
+        "the registry challenge leaked: {}",
+        r.headers
+    );
+
+    let asked = tokens.requests.lock().unwrap().clone();
+    let who: std::collections::BTreeSet<&str> = asked.iter().map(|(u, _)| u.as_str()).collect();
+    assert_eq!(
+        who,
+        ["alice", "anonymous", "bob"].into_iter().collect(),
+        "{asked:?}"
+    );
+    // The pusher asked for pull,push; the puller only ever asked for pull.
+    assert!(
+        asked
+            .iter()
+            .any(|(u, s)| u == "alice" && s.contains(&"repository:team/app:pull,push".to_owned()))
+    );
+    assert!(
+        asked
+            .iter()
+            .filter(|(u, _)| u == "bob")
+            .all(|(_, s)| s == &["repository:team/app:pull".to_owned()])
+    );
+    // Tokens are cached: far fewer token requests than registry requests.
+    let registry_requests = registry.logs().matches("\"GET /v2/team").count()
+        + registry.logs().matches("\"HEAD /v2/team").count();
+    assert!(
+        asked.len() < registry_requests,
+        "{} token requests for {registry_requests} registry requests",
+        asked.len()
+    );
+    assert!(registry.logs().contains("auth.user.name=alice"));
+    // The anonymous connector's 401 was retried exactly once with a fresh token.
+    assert_eq!(
+        registry
+            .logs()
+            .matches("\"GET /v2/team/app/manifests/v1 HTTP/1.1\" 401")
+            .count(),
+        2
+    );
+    assert!(!proxy.logs().contains("alice-pw") && !proxy.logs().contains(CLIENT_TOKEN));
+}
