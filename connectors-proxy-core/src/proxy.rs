@@ -140,7 +140,7 @@ pub fn forward_stack(config: &StackConfig, mode: Mode) -> ProxyStack {
 #[derive(Clone)]
 pub struct Router {
     reverse: ProxyStack,
-    forward: ProxyStack,
+    forward: Option<ProxyStack>,
     connect: Option<ConnectHandler>,
 }
 
@@ -164,7 +164,7 @@ impl Router {
         });
         Self {
             reverse: reverse_stack(config),
-            forward: forward_stack(config, Mode::Forward),
+            forward: Some(forward_stack(config, Mode::Forward)),
             connect,
         }
     }
@@ -172,7 +172,11 @@ impl Router {
     /// Builds the router over another reverse-mode stack (such as a registry proxy's), keeping
     /// the framing checks in front of it.
     pub fn with_reverse(reverse: ProxyStack) -> Self {
-        Self { reverse }
+        Self {
+            reverse,
+            forward: None,
+            connect: None,
+        }
     }
 }
 
@@ -220,7 +224,13 @@ impl tower::Service<Request> for Router {
             };
         }
         if is_absolute_form(&req) {
-            return Box::pin(self.forward.clone().oneshot(req));
+            return match self.forward.clone() {
+                Some(forward) => Box::pin(forward.oneshot(req)),
+                None => Box::pin(std::future::ready(Ok(Refusal::BadRequest(
+                    "This listener serves reverse-proxy requests: address a connector by path or host.".into(),
+                )
+                .into_response()))),
+            };
         }
         Box::pin(self.reverse.clone().oneshot(req))
     }

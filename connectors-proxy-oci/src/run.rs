@@ -47,15 +47,11 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         response_timeout: Duration::from_secs(args.upstream_timeout),
         ..UpstreamSettings::default()
     };
-    let stack = oci_stack(&StackConfig {
-        catalog: catalog.clone(),
-        reviewer: cached,
-        metrics: metrics.clone(),
-        upstream: Upstream::new(tls, settings, metrics.clone()),
-        cluster_domain: args.cluster_domain.clone(),
-        require_proxy_permission: args.require_proxy_permission,
-        max_body_bytes: None,
-    });
+    let upstream = Upstream::new(tls, settings, metrics.clone());
+    let mut config = StackConfig::new(catalog.clone(), cached, upstream, metrics.clone());
+    config.cluster_domain = args.cluster_domain.clone();
+    config.require_proxy_permission = args.require_proxy_permission;
+    let stack = oci_stack(&config);
     let router = Router::with_reverse(stack);
 
     let listener = TcpListener::bind(args.listen).await?;
