@@ -1,17 +1,14 @@
 //! Kubernetes mode: the catalog and reviewer backed by the API server, its flags, and the CRDs.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use connectors_proxy_core::catalog::{Catalog, KubeCatalog, KubeCatalogSettings};
+use connectors_proxy_core::catalog::KubeCatalogSettings;
 use connectors_proxy_core::model::{Connector, ConnectorClass};
-use connectors_proxy_core::review::{KubeReviewer, KubeReviewerSettings, Reviewer};
+use connectors_proxy_core::review::KubeReviewerSettings;
+use connectors_proxy_core::runtime::Sources;
 use kube::CustomResourceExt as _;
 use tracing::info;
-
-/// Where a mode's connectors and review answers come from.
-pub(crate) type Sources = (Arc<dyn Catalog>, Arc<dyn Reviewer>);
 
 /// Flags that apply when the proxy runs against a cluster (no `--manifests`).
 #[derive(Debug, Args)]
@@ -59,22 +56,18 @@ pub(crate) async fn start(args: &KubeArgs) -> Result<Sources, kube::Error> {
         audiences = ?args.token_audiences,
         "Kubernetes mode"
     );
-    let catalog = KubeCatalog::start(
-        client.clone(),
+    Ok(Sources::kubernetes(
+        client,
         KubeCatalogSettings {
             namespace: args.namespace.clone(),
             secret_refresh: Duration::from_secs(args.secret_refresh_seconds),
         },
-    );
-    let reviewer = KubeReviewer::new(
-        client,
         KubeReviewerSettings {
             audiences: args.token_audiences.clone(),
             qps: args.kube_api_qps,
             burst: args.kube_api_burst,
         },
-    );
-    Ok((Arc::new(catalog), Arc::new(reviewer)))
+    ))
 }
 
 /// Both CRDs as one multi-document YAML stream, generated from the Rust types.

@@ -23,6 +23,7 @@ pub mod model;
 pub mod proxy;
 pub mod rego;
 pub mod review;
+pub mod runtime;
 pub mod secret;
 pub mod server;
 pub mod tls;
