@@ -3,8 +3,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing::error;
-use tracing_subscriber::EnvFilter;
 
 mod cli;
 mod kube_mode;
@@ -26,30 +24,6 @@ fn main() -> ExitCode {
             }
         };
     }
-    init_tracing(args.log_format);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            error!(error = %err, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            error!(error = %err, "connectors-proxy stopped");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let json = args.log_format == LogFormat::Json;
+    connectors_proxy_core::runtime::main("connectors-proxy", json, run::run(args))
 }

@@ -106,7 +106,7 @@ where
         ))
         .layer(SanitizeLayer)
         .layer(InjectLayer)
-        .layer(RewriteLayer)
+        .layer(RewriteLayer::default())
         .layer(RouteLayer)
         .service(upstream);
     BoxCloneSyncService::new(service)

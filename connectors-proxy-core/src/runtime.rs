@@ -167,6 +167,40 @@ where
     info!("stopped");
 }
 
+/// Runs a proxy binary: logs to stderr (text, or JSON with `json_logs`; level from `RUST_LOG`,
+/// `info` by default), runs `body` on a multi-threaded runtime and turns its result into the
+/// process exit code.
+pub fn main<F>(name: &str, json_logs: bool, body: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<(), BoxError>>,
+{
+    use std::process::ExitCode;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json_logs {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(body) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "{name} stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

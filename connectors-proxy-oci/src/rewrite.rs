@@ -5,13 +5,10 @@
 //! references are resolved against the upstream request first. Query bytes (`_state`,
 //! `digest`) are copied verbatim; URLs on other hosts (blob storage) pass unchanged.
 
-use std::task::{Context, Poll};
-
-use connectors_proxy_core::body::{Request, Response};
+use connectors_proxy_core::body::Request;
+use connectors_proxy_core::layers::Authorized;
 use connectors_proxy_core::layers::resolve::{ReverseTarget, request_authority};
-use connectors_proxy_core::layers::rewrite::RewriteRule;
-use connectors_proxy_core::layers::{Authorized, ProxyService, ResponseFuture, take_ready};
-use http::header::{HeaderValue, LINK, LOCATION};
+use connectors_proxy_core::layers::rewrite::{RewriteLayer, RewriteRule, UrlRewriter};
 
 /// How registry URLs map to proxy URLs for one request.
 #[derive(Debug, Clone)]
@@ -56,59 +53,11 @@ impl RegistryRewrite {
         }
         Some(mapped)
     }
+}
 
-    /// Rewrites each `<…>` target of a `Link` value; `None` when nothing changed.
-    pub fn rewrite_link(&self, value: &str) -> Option<String> {
-        let mut out = String::with_capacity(value.len() + 64);
-        let mut changed = false;
-        let mut rest = value;
-        while let Some(open) = rest.find('<') {
-            let Some(len) = rest[open..].find('>') else {
-                break;
-            };
-            let target = &rest[open + 1..open + len];
-            out.push_str(&rest[..=open]);
-            match self.rewrite(target) {
-                Some(new) => {
-                    changed = true;
-                    out.push_str(&new);
-                }
-                None => out.push_str(target),
-            }
-            rest = &rest[open + len..];
-        }
-        out.push_str(rest);
-        changed.then_some(out)
-    }
-
-    /// Rewrites `Location` and every `Link` of `response` in place.
-    pub fn apply(&self, response: &mut Response) {
-        let headers = response.headers_mut();
-        let location = headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| self.rewrite(v))
-            .and_then(|v| HeaderValue::try_from(v).ok());
-        if let Some(location) = location {
-            headers.insert(LOCATION, location);
-        }
-        let links: Vec<HeaderValue> = headers
-            .get_all(LINK)
-            .iter()
-            .map(|v| {
-                v.to_str()
-                    .ok()
-                    .and_then(|s| self.rewrite_link(s))
-                    .and_then(|s| HeaderValue::try_from(s).ok())
-                    .unwrap_or_else(|| v.clone())
-            })
-            .collect();
-        if !links.is_empty() {
-            headers.remove(LINK);
-            for link in links {
-                headers.append(LINK, link);
-            }
-        }
+impl UrlRewriter for RegistryRewrite {
+    fn rewrite(&self, url: &str) -> Option<String> {
+        RegistryRewrite::rewrite(self, url)
     }
 }
 
@@ -145,43 +94,8 @@ fn resolve(base: &str, reference: &str) -> String {
 }
 
 /// Layer that rewrites registry URLs in responses.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryRewriteLayer;
-
-impl<S> tower::Layer<S> for RegistryRewriteLayer {
-    type Service = RegistryRewriteService<S>;
-
-    fn layer(&self, inner: S) -> RegistryRewriteService<S> {
-        RegistryRewriteService { inner }
-    }
-}
-
-/// Service that rewrites registry URLs in responses; see [`RegistryRewriteLayer`].
-#[derive(Debug, Clone)]
-pub struct RegistryRewriteService<S> {
-    inner: S,
-}
-
-impl<S: ProxyService> tower::Service<Request> for RegistryRewriteService<S> {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = ResponseFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> ResponseFuture {
-        let rewrite = rewrite_for(&req);
-        let future = take_ready(&mut self.inner).call(req);
-        Box::pin(async move {
-            let mut response = future.await?;
-            if let Some(rewrite) = rewrite {
-                rewrite.apply(&mut response);
-            }
-            Ok(response)
-        })
-    }
+pub fn registry_rewrite_layer() -> RewriteLayer<RegistryRewrite> {
+    RewriteLayer::with_rewriter(rewrite_for)
 }
 
 fn rewrite_for(req: &Request) -> Option<RegistryRewrite> {

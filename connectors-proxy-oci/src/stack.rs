@@ -15,7 +15,7 @@ use tower::util::BoxCloneSyncService;
 use crate::front::FrontLayer;
 use crate::path::parse_registry_path;
 use crate::registry::RegistryAuthLayer;
-use crate::rewrite::RegistryRewriteLayer;
+use crate::rewrite::registry_rewrite_layer;
 
 /// Composes the registry proxy: observe, the `/v2/` front, resolve (registry paths), extract,
 /// authorize, sanitize, rewrite, route, registry login, upstream.
@@ -32,7 +32,7 @@ pub fn oci_stack(config: &StackConfig) -> ProxyStack {
         .layer(ExtractLayer)
         .layer(authorize)
         .layer(SanitizeLayer)
-        .layer(RegistryRewriteLayer)
+        .layer(registry_rewrite_layer())
         .layer(RouteLayer)
         .layer(RegistryAuthLayer::default())
         .service(config.upstream.clone());

@@ -61,9 +61,17 @@ impl RewriteRule {
             query
         ))
     }
+}
 
-    /// Rewrites each `<…>` target in a `Link` header value.
-    pub fn rewrite_link(&self, value: &str) -> Option<String> {
+/// Maps URLs that point at a tool to the URLs a client uses through the proxy.
+///
+/// Implementors say how one URL maps; `Link` values and whole responses are handled here.
+pub trait UrlRewriter: Send + 'static {
+    /// The proxy URL for `url`, or `None` when `url` does not point at the tool.
+    fn rewrite(&self, url: &str) -> Option<String>;
+
+    /// Rewrites each `<…>` target in a `Link` header value; `None` when nothing changed.
+    fn rewrite_link(&self, value: &str) -> Option<String> {
         let mut out = String::with_capacity(value.len());
         let mut changed = false;
         let mut rest = value;
@@ -86,8 +94,8 @@ impl RewriteRule {
         changed.then_some(out)
     }
 
-    /// Rewrites `Location` and `Link` headers of a response in place.
-    pub fn apply(&self, response: &mut Response) {
+    /// Rewrites `Location` and every `Link` header of a response in place.
+    fn apply(&self, response: &mut Response) {
         let headers = response.headers_mut();
         if let Some(new) = headers
             .get(LOCATION)
@@ -117,6 +125,12 @@ impl RewriteRule {
     }
 }
 
+impl UrlRewriter for RewriteRule {
+    fn rewrite(&self, url: &str) -> Option<String> {
+        RewriteRule::rewrite(self, url)
+    }
+}
+
 /// Splits `path?query#fragment` into the path and the rest (kept verbatim).
 fn split_query(s: &str) -> (&str, &str) {
     let i = s.find(['?', '#']).unwrap_or(s.len());
@@ -132,25 +146,66 @@ fn rest_or_root<'a>(rest: &'a str, proxy_prefix: &str) -> &'a str {
     }
 }
 
+/// Builds the rewriter for one request from its extensions, before it is sent on.
+pub type RewriterFor<R> = fn(&Request) -> Option<R>;
+
 /// Layer that rewrites tool URLs in reverse-mode responses.
-#[derive(Debug, Clone, Default)]
-pub struct RewriteLayer;
+#[derive(Debug)]
+pub struct RewriteLayer<R = RewriteRule> {
+    rewriter_for: RewriterFor<R>,
+}
 
-impl<S> tower::Layer<S> for RewriteLayer {
-    type Service = Rewrite<S>;
+impl<R> Clone for RewriteLayer<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
 
-    fn layer(&self, inner: S) -> Rewrite<S> {
-        Rewrite { inner }
+impl<R> Copy for RewriteLayer<R> {}
+
+impl Default for RewriteLayer<RewriteRule> {
+    fn default() -> Self {
+        Self {
+            rewriter_for: rule_for,
+        }
+    }
+}
+
+impl<R: UrlRewriter> RewriteLayer<R> {
+    /// Rewrites with the rewriter `rewriter_for` builds per request (`None`: no rewriting).
+    pub fn with_rewriter(rewriter_for: RewriterFor<R>) -> Self {
+        Self { rewriter_for }
+    }
+}
+
+impl<S, R> tower::Layer<S> for RewriteLayer<R> {
+    type Service = Rewrite<S, R>;
+
+    fn layer(&self, inner: S) -> Rewrite<S, R> {
+        Rewrite {
+            inner,
+            rewriter_for: self.rewriter_for,
+        }
     }
 }
 
 /// Service that rewrites tool URLs in responses; see [`RewriteLayer`].
-#[derive(Debug, Clone)]
-pub struct Rewrite<S> {
+#[derive(Debug)]
+pub struct Rewrite<S, R = RewriteRule> {
     inner: S,
+    rewriter_for: RewriterFor<R>,
 }
 
-impl<S: ProxyService> tower::Service<Request> for Rewrite<S> {
+impl<S: Clone, R> Clone for Rewrite<S, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            rewriter_for: self.rewriter_for,
+        }
+    }
+}
+
+impl<S: ProxyService, R: UrlRewriter> tower::Service<Request> for Rewrite<S, R> {
     type Response = S::Response;
     type Error = S::Error;
     type Future = ResponseFuture;
@@ -160,19 +215,20 @@ impl<S: ProxyService> tower::Service<Request> for Rewrite<S> {
     }
 
     fn call(&mut self, req: Request) -> ResponseFuture {
-        let rule = rule_for(&req);
+        let rewriter = (self.rewriter_for)(&req);
         let future = take_ready(&mut self.inner).call(req);
         Box::pin(async move {
             let mut response = future.await?;
-            if let Some(rule) = rule {
-                rule.apply(&mut response);
+            if let Some(rewriter) = rewriter {
+                rewriter.apply(&mut response);
             }
             Ok(response)
         })
     }
 }
 
-fn rule_for(req: &Request) -> Option<RewriteRule> {
+/// The standard rule: the connector's address maps to its path-form or host-form prefix.
+pub fn rule_for(req: &Request) -> Option<RewriteRule> {
     let target = req.extensions().get::<ReverseTarget>()?;
     let Authorized(entry) = req.extensions().get::<Authorized>()?;
     let authority = request_authority(req)?;

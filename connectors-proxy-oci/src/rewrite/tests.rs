@@ -1,4 +1,6 @@
 use connectors_proxy_core::address::Address;
+use connectors_proxy_core::body::Response;
+use http::header::{HeaderValue, LINK, LOCATION};
 
 use super::*;
 
