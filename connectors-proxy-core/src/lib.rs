@@ -12,6 +12,7 @@
 pub mod address;
 pub mod admin;
 pub mod body;
+pub mod builder;
 pub mod catalog;
 pub mod connect;
 pub mod credentials;

@@ -5,23 +5,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Method, Version, header};
-use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
 use crate::body::{Request, Response};
+use crate::builder::ProxyBuilder;
 use crate::catalog::Catalog;
 use crate::connect::ConnectHandler;
 use crate::error::Refusal;
 use crate::layers::authorize::AuthorizeLayer;
-use crate::layers::extract::ExtractLayer;
-use crate::layers::forward::{ForwardLayer, ForwardPolicy, NonTargets};
-use crate::layers::inject::InjectLayer;
-use crate::layers::limit::BodyLimitLayer;
-use crate::layers::observe::ObserveLayer;
-use crate::layers::resolve::ResolveLayer;
-use crate::layers::rewrite::RewriteLayer;
-use crate::layers::route::RouteLayer;
-use crate::layers::sanitize::SanitizeLayer;
+use crate::layers::forward::{ForwardPolicy, NonTargets};
 use crate::layers::{Mode, ProxyService, ResponseFuture};
 use crate::metrics::Metrics;
 use crate::review::Reviewer;
@@ -81,10 +73,9 @@ impl StackConfig {
     }
 }
 
-/// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
-/// rewrite, route, upstream.
+/// The reverse-mode stack of `config`, without extra layers (see [`ProxyBuilder`]).
 pub fn reverse_stack(config: &StackConfig) -> ProxyStack {
-    reverse_stack_with(config, config.upstream.clone())
+    ProxyBuilder::new(config.clone()).reverse()
 }
 
 /// The reverse-mode stack over any innermost service in place of the upstream client.
@@ -92,24 +83,7 @@ pub fn reverse_stack_with<U>(config: &StackConfig, upstream: U) -> ProxyStack
 where
     U: ProxyService + Sync,
 {
-    let service = ServiceBuilder::new()
-        .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
-        .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
-        .layer(ResolveLayer::new(
-            config.catalog.clone(),
-            &config.cluster_domain,
-        ))
-        .layer(ExtractLayer)
-        .layer(AuthorizeLayer::new(
-            config.reviewer.clone(),
-            config.require_proxy_permission,
-        ))
-        .layer(SanitizeLayer)
-        .layer(InjectLayer)
-        .layer(RewriteLayer::default())
-        .layer(RouteLayer)
-        .service(upstream);
-    BoxCloneSyncService::new(service)
+    ProxyBuilder::new(config.clone()).reverse_with(upstream)
 }
 
 /// The forward-mode policy of `config`.
@@ -121,19 +95,9 @@ pub fn forward_policy(config: &StackConfig) -> ForwardPolicy {
     )
 }
 
-/// Composes the forward-mode stack (absolute-form requests, and requests inside intercepted
-/// tunnels when `mode` is [`Mode::Connect`]): observe, forward admission, sanitize, inject,
-/// route, upstream.
+/// The forward-mode stack of `config`, without extra layers (see [`ProxyBuilder`]).
 pub fn forward_stack(config: &StackConfig, mode: Mode) -> ProxyStack {
-    let service = ServiceBuilder::new()
-        .layer(ObserveLayer::new(config.metrics.clone(), mode))
-        .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
-        .layer(ForwardLayer::new(forward_policy(config)))
-        .layer(SanitizeLayer)
-        .layer(InjectLayer)
-        .layer(RouteLayer)
-        .service(config.upstream.clone());
-    BoxCloneSyncService::new(service)
+    ProxyBuilder::new(config.clone()).forward(mode)
 }
 
 /// The front service: refuses ambiguous framing, then dispatches by request form.
@@ -151,20 +115,21 @@ impl std::fmt::Debug for Router {
 }
 
 impl Router {
-    /// Builds the router over the standard stacks.
+    /// Builds the router over the standard stacks (see [`ProxyBuilder::router`]).
     pub fn new(config: &StackConfig) -> Self {
-        let connect = config.leaves.clone().map(|leaves| {
-            ConnectHandler::new(
-                forward_policy(config),
-                leaves,
-                forward_stack(config, Mode::Connect),
-                config.metrics.clone(),
-                config.server.clone(),
-            )
-        });
+        ProxyBuilder::new(config.clone()).router()
+    }
+
+    /// Builds the router from its stacks: reverse, forward (absolute-form requests; refused when
+    /// `None`) and `CONNECT` (refused when `None`).
+    pub fn from_parts(
+        reverse: ProxyStack,
+        forward: Option<ProxyStack>,
+        connect: Option<ConnectHandler>,
+    ) -> Self {
         Self {
-            reverse: reverse_stack(config),
-            forward: Some(forward_stack(config, Mode::Forward)),
+            reverse,
+            forward,
             connect,
         }
     }

@@ -1,0 +1,200 @@
+//! Assembling the standard stacks, with room for your own layers at named points.
+//!
+//! ```text
+//! observe ─ body limit ─ resolve ─ extract ─ ⟨before authorization⟩ ─ authorize ─ sanitize
+//!   ─ inject ─ ⟨after injection⟩ ─ rewrite ─ route ─ ⟨around upstream⟩ ─ upstream
+//! ```
+//!
+//! Forward-mode stacks have the same points: `⟨before authorization⟩` runs before forward
+//! admission (which authenticates and authorizes), the other two where they are above.
+
+use std::sync::Arc;
+
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceBuilder};
+
+use crate::connect::ConnectHandler;
+use crate::layers::authorize::AuthorizeLayer;
+use crate::layers::extract::ExtractLayer;
+use crate::layers::forward::ForwardLayer;
+use crate::layers::inject::InjectLayer;
+use crate::layers::limit::BodyLimitLayer;
+use crate::layers::observe::ObserveLayer;
+use crate::layers::resolve::ResolveLayer;
+use crate::layers::rewrite::RewriteLayer;
+use crate::layers::route::RouteLayer;
+use crate::layers::sanitize::SanitizeLayer;
+use crate::layers::{Mode, ProxyService};
+use crate::proxy::{ProxyStack, Router, StackConfig, forward_policy};
+
+/// A layer added at an insertion point, kept type-erased.
+type Hook = Arc<dyn Fn(ProxyStack) -> ProxyStack + Send + Sync>;
+
+/// Builds the standard reverse and forward stacks from a [`StackConfig`], with extra layers.
+#[derive(Clone)]
+pub struct ProxyBuilder {
+    config: StackConfig,
+    before_authorization: Vec<Hook>,
+    after_injection: Vec<Hook>,
+    around_upstream: Vec<Hook>,
+}
+
+impl std::fmt::Debug for ProxyBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyBuilder")
+            .field("before_authorization", &self.before_authorization.len())
+            .field("after_injection", &self.after_injection.len())
+            .field("around_upstream", &self.around_upstream.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn hook<L>(layer: L) -> Hook
+where
+    L: Layer<ProxyStack> + Send + Sync + 'static,
+    L::Service: ProxyService + Sync,
+{
+    Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner)))
+}
+
+/// Wraps `stack` in `hooks`, the first hook outermost.
+fn wrap(hooks: &[Hook], stack: ProxyStack) -> ProxyStack {
+    hooks.iter().rev().fold(stack, |stack, hook| hook(stack))
+}
+
+impl ProxyBuilder {
+    /// Starts from `config` with no extra layers.
+    pub fn new(config: StackConfig) -> Self {
+        Self {
+            config,
+            before_authorization: Vec::new(),
+            after_injection: Vec::new(),
+            around_upstream: Vec::new(),
+        }
+    }
+
+    /// The configuration the stacks are built from.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// Adds a layer that sees requests after the connector and the client token are known, but
+    /// before any review: a place for rate limits or request policies.
+    pub fn before_authorization<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<ProxyStack> + Send + Sync + 'static,
+        L::Service: ProxyService + Sync,
+    {
+        self.before_authorization.push(hook(layer));
+        self
+    }
+
+    /// Adds a layer that sees authorized requests with the tool's credentials already in: a
+    /// place for audit headers or request signing.
+    pub fn after_injection<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<ProxyStack> + Send + Sync + 'static,
+        L::Service: ProxyService + Sync,
+    {
+        self.after_injection.push(hook(layer));
+        self
+    }
+
+    /// Adds a layer around the upstream client: routed requests in, tool responses out.
+    pub fn around_upstream<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<ProxyStack> + Send + Sync + 'static,
+        L::Service: ProxyService + Sync,
+    {
+        self.around_upstream.push(hook(layer));
+        self
+    }
+
+    /// The upstream client wrapped in the `around_upstream` layers.
+    fn upstream(&self) -> ProxyStack {
+        wrap(
+            &self.around_upstream,
+            BoxCloneSyncService::new(self.config.upstream.clone()),
+        )
+    }
+
+    /// The reverse-mode stack.
+    pub fn reverse(&self) -> ProxyStack {
+        self.reverse_with(self.upstream())
+    }
+
+    /// The reverse-mode stack over another innermost service in place of the upstream client
+    /// (the `around_upstream` layers are not applied to it).
+    pub fn reverse_with<U>(&self, upstream: U) -> ProxyStack
+    where
+        U: ProxyService + Sync,
+    {
+        let config = &self.config;
+        let tail = ServiceBuilder::new()
+            .layer(RewriteLayer::default())
+            .layer(RouteLayer)
+            .service(upstream);
+        let injected = wrap(&self.after_injection, BoxCloneSyncService::new(tail));
+        let authorized = ServiceBuilder::new()
+            .layer(AuthorizeLayer::new(
+                config.reviewer.clone(),
+                config.require_proxy_permission,
+            ))
+            .layer(SanitizeLayer)
+            .layer(InjectLayer)
+            .service(injected);
+        let admitted = wrap(
+            &self.before_authorization,
+            BoxCloneSyncService::new(authorized),
+        );
+        let head = ServiceBuilder::new()
+            .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
+            .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
+            .layer(ResolveLayer::new(
+                config.catalog.clone(),
+                &config.cluster_domain,
+            ))
+            .layer(ExtractLayer)
+            .service(admitted);
+        BoxCloneSyncService::new(head)
+    }
+
+    /// The forward-mode stack: [`Mode::Forward`] for absolute-form requests, [`Mode::Connect`]
+    /// for requests inside intercepted tunnels.
+    pub fn forward(&self, mode: Mode) -> ProxyStack {
+        let config = &self.config;
+        let tail = ServiceBuilder::new()
+            .layer(RouteLayer)
+            .service(self.upstream());
+        let injected = wrap(&self.after_injection, BoxCloneSyncService::new(tail));
+        let admitted = ServiceBuilder::new()
+            .layer(ForwardLayer::new(forward_policy(config)))
+            .layer(SanitizeLayer)
+            .layer(InjectLayer)
+            .service(injected);
+        let admitted = wrap(
+            &self.before_authorization,
+            BoxCloneSyncService::new(admitted),
+        );
+        let head = ServiceBuilder::new()
+            .layer(ObserveLayer::new(config.metrics.clone(), mode))
+            .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
+            .service(admitted);
+        BoxCloneSyncService::new(head)
+    }
+
+    /// The front service for a listener: reverse, forward and (when the configuration has
+    /// leaf certificates) `CONNECT`.
+    pub fn router(&self) -> Router {
+        let connect = self.config.leaves.clone().map(|leaves| {
+            ConnectHandler::new(
+                forward_policy(&self.config),
+                leaves,
+                self.forward(Mode::Connect),
+                self.config.metrics.clone(),
+                self.config.server.clone(),
+            )
+        });
+        Router::from_parts(self.reverse(), Some(self.forward(Mode::Forward)), connect)
+    }
+}
