@@ -149,6 +149,11 @@ impl Upstream {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let client_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        // The tool connection's own ALPN picks HTTP/2 or HTTP/1.1; a request still marked with
+        // the client's HTTP/2 would be refused on an HTTP/1.1-only tool connection.
+        if req.version() >= http::Version::HTTP_2 {
+            *req.version_mut() = http::Version::HTTP_11;
+        }
         let started = Instant::now();
         let result =
             tokio::time::timeout(self.settings.response_timeout, self.client.request(req)).await;

@@ -5,10 +5,13 @@
 
 pub(crate) mod curl;
 pub(crate) mod fixture;
+pub(crate) mod forward_fixture;
 pub(crate) mod git_client;
 pub(crate) mod git_server;
 pub(crate) mod kube_api;
 pub(crate) mod manifests;
 pub(crate) mod proxy;
 pub(crate) mod raw;
+pub(crate) mod tls_tool;
+pub(crate) mod tunnel;
 pub(crate) mod upstream;
