@@ -174,10 +174,10 @@ fn deny_refuses_non_targets_with_403() {
 fn unknown_or_ungranted_connectors_are_refused() {
     let fwd = Forward::start(&[]);
     let target = format!("{}/x", fwd.http.url());
-    // Forward mode answers a list of connectors none of which is usable with one 403 naming
-    // them, whether they are missing or not granted.
+    // A connector the client may use but that does not exist: 404 naming it (only an
+    // authorized client learns that); one it may not use: 403 naming it.
     let missing = via(&fwd, &fwd.proxy_for("missing"), &[&target]);
-    assert_eq!(missing.status, 403, "{}", missing.text());
+    assert_eq!(missing.status, 404, "{}", missing.text());
     assert!(
         missing.text().contains("team-a/missing"),
         "{}",
@@ -185,6 +185,11 @@ fn unknown_or_ungranted_connectors_are_refused() {
     );
     let ungranted = via(&fwd, &fwd.proxy_for("never-granted"), &[&target]);
     assert_eq!(ungranted.status, 403, "{}", ungranted.text());
+    assert!(
+        ungranted.text().contains("team-a/never-granted"),
+        "{}",
+        ungranted.text()
+    );
     let bad_token = via(
         &fwd,
         &fwd.proxy_url(&format!("{NS}%2F{HTTP_BEARER}"), "not-a-token"),

@@ -166,29 +166,42 @@ impl ForwardPolicy {
         self.allowed_any(client, entries).await
     }
 
-    /// Succeeds when the client may use at least one listed connector that exists.
+    /// Succeeds when the client may use at least one listed connector that exists. A connector
+    /// the client may use but that does not exist is reported as `404`, and only then, so an
+    /// unauthorized client learns nothing about which connectors exist.
     async fn allowed_any(
         &self,
         client: &ForwardClient,
         entries: &[Arc<ConnectorEntry>],
     ) -> Result<(), Refusal> {
-        let mut last = None;
-        for entry in entries {
+        let mut refusal = None;
+        for connector in &client.connectors {
             match self
                 .reviews
-                .check(&client.identity, &entry.namespace, &entry.name)
+                .check(&client.identity, &connector.namespace, &connector.name)
                 .await
             {
-                Ok(()) => return Ok(()),
-                Err(refusal) => last = Some(refusal),
+                Ok(())
+                    if entries.iter().any(|e| {
+                        e.namespace == connector.namespace && e.name == connector.name
+                    }) =>
+                {
+                    return Ok(());
+                }
+                Ok(()) => {
+                    refusal = Some(Refusal::NotFound(format!(
+                        "Connector {connector} does not exist."
+                    )))
+                }
+                Err(denied) => {
+                    if refusal.is_none() {
+                        refusal = Some(denied);
+                    }
+                }
             }
         }
-        Err(last.unwrap_or_else(|| {
-            let names: Vec<String> = client.connectors.iter().map(ToString::to_string).collect();
-            Refusal::Forbidden(format!(
-                "None of the listed connectors ({}) can be used.",
-                names.join(", ")
-            ))
+        Err(refusal.unwrap_or_else(|| {
+            Refusal::Forbidden("No connector is listed in the proxy credentials.".into())
         }))
     }
 
