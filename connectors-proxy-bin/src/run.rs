@@ -64,6 +64,7 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         },
         leaves: Some(Arc::new(LeafCache::new(ca))),
         server: ServerSettings::default(),
+        rego_body_limit: args.rego_body_limit,
     });
 
     let listener = TcpListener::bind(args.listen).await?;

@@ -18,6 +18,7 @@ use crate::layers::forward::{ForwardLayer, ForwardPolicy, NonTargets};
 use crate::layers::inject::InjectLayer;
 use crate::layers::limit::BodyLimitLayer;
 use crate::layers::observe::ObserveLayer;
+use crate::layers::rego_extract::{DEFAULT_REGO_BODY_LIMIT, RegoExtractLayer};
 use crate::layers::resolve::ResolveLayer;
 use crate::layers::rewrite::RewriteLayer;
 use crate::layers::route::RouteLayer;
@@ -55,11 +56,14 @@ pub struct StackConfig {
     pub leaves: Option<Arc<LeafCache>>,
     /// Connection limits, also applied inside intercepted tunnels.
     pub server: ServerSettings,
+    /// The largest JSON body, in bytes, that Rego policies read or generators write into.
+    pub rego_body_limit: u64,
 }
 
 impl StackConfig {
     /// A configuration with the defaults: cluster domain `cluster.local`, no proxy-permission
-    /// check, no body limit, non-targets allowed, no `CONNECT` interception.
+    /// check, no body limit, non-targets allowed, no `CONNECT` interception, Rego bodies up to
+    /// 1 MiB.
     pub fn new(
         catalog: Arc<dyn Catalog>,
         reviewer: Arc<dyn Reviewer>,
@@ -77,12 +81,13 @@ impl StackConfig {
             non_targets: NonTargets::default(),
             leaves: None,
             server: ServerSettings::default(),
+            rego_body_limit: DEFAULT_REGO_BODY_LIMIT,
         }
     }
 }
 
-/// Composes the reverse-mode stack: observe, resolve, extract, authorize, sanitize, inject,
-/// rewrite, route, upstream.
+/// Composes the reverse-mode stack: observe, resolve, Rego extract, extract, authorize,
+/// sanitize, inject, rewrite, route, upstream.
 pub fn reverse_stack(config: &StackConfig) -> ProxyStack {
     reverse_stack_with(config, config.upstream.clone())
 }
@@ -99,13 +104,14 @@ where
             config.catalog.clone(),
             &config.cluster_domain,
         ))
+        .layer(RegoExtractLayer::new(config.rego_body_limit))
         .layer(ExtractLayer)
         .layer(AuthorizeLayer::new(
             config.reviewer.clone(),
             config.require_proxy_permission,
         ))
         .layer(SanitizeLayer)
-        .layer(InjectLayer)
+        .layer(InjectLayer::new(config.rego_body_limit))
         .layer(RewriteLayer)
         .layer(RouteLayer)
         .service(upstream);
@@ -130,7 +136,7 @@ pub fn forward_stack(config: &StackConfig, mode: Mode) -> ProxyStack {
         .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
         .layer(ForwardLayer::new(forward_policy(config)))
         .layer(SanitizeLayer)
-        .layer(InjectLayer)
+        .layer(InjectLayer::new(config.rego_body_limit))
         .layer(RouteLayer)
         .service(config.upstream.clone());
     BoxCloneSyncService::new(service)
