@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Credential-injecting proxy for Kubernetes Connectors.
 #[derive(Debug, Parser)]
@@ -80,6 +80,25 @@ pub(crate) struct Args {
     /// Log format.
     #[arg(long, env = "CONNECTORS_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+
+    /// Largest JSON request body, in bytes, that Rego policies read or generators write into.
+    #[arg(
+        long,
+        env = "CONNECTORS_PROXY_REGO_BODY_LIMIT",
+        default_value_t = 1024 * 1024
+    )]
+    pub(crate) rego_body_limit: u64,
+
+    /// A command to run instead of serving.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// Commands other than serving.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check a manifest folder: parse every file, compile every class policy, then exit.
+    Check(crate::check::CheckArgs),
 }
 
 /// How log lines are written.

@@ -4,14 +4,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod check;
 mod cli;
 mod kube_mode;
 mod run;
 
-use cli::{Args, LogFormat};
+use cli::{Args, Command, LogFormat};
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Check(check)) = &args.command {
+        return check::run(check);
+    }
     if args.kube.print_crds {
         return match kube_mode::crds_yaml() {
             Ok(yaml) => {

@@ -57,6 +57,7 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
         NonTargetPolicy::Deny => NonTargets::Deny,
     };
     config.leaves = Some(Arc::new(LeafCache::new(ca)));
+    config.rego_body_limit = args.rego_body_limit;
     let router = Router::new(&config);
 
     let listeners = runtime::bind(args.listen, args.admin_listen).await?;

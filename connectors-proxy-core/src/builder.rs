@@ -1,7 +1,7 @@
 //! Assembling the standard stacks, with room for your own layers at named points.
 //!
 //! ```text
-//! observe ─ body limit ─ resolve ─ extract ─ ⟨before authorization⟩ ─ authorize ─ sanitize
+//! observe ─ body limit ─ resolve ─ Rego extract ─ extract ─ ⟨before authorization⟩ ─ authorize ─ sanitize
 //!   ─ inject ─ ⟨after injection⟩ ─ rewrite ─ route ─ ⟨around upstream⟩ ─ upstream
 //! ```
 //!
@@ -20,6 +20,7 @@ use crate::layers::forward::ForwardLayer;
 use crate::layers::inject::InjectLayer;
 use crate::layers::limit::BodyLimitLayer;
 use crate::layers::observe::ObserveLayer;
+use crate::layers::rego_extract::RegoExtractLayer;
 use crate::layers::resolve::ResolveLayer;
 use crate::layers::rewrite::RewriteLayer;
 use crate::layers::route::RouteLayer;
@@ -141,7 +142,7 @@ impl ProxyBuilder {
                 config.require_proxy_permission,
             ))
             .layer(SanitizeLayer)
-            .layer(InjectLayer)
+            .layer(InjectLayer::new(config.rego_body_limit))
             .service(injected);
         let admitted = wrap(
             &self.before_authorization,
@@ -154,6 +155,7 @@ impl ProxyBuilder {
                 config.catalog.clone(),
                 &config.cluster_domain,
             ))
+            .layer(RegoExtractLayer::new(config.rego_body_limit))
             .layer(ExtractLayer)
             .service(admitted);
         BoxCloneSyncService::new(head)
@@ -170,7 +172,7 @@ impl ProxyBuilder {
         let admitted = ServiceBuilder::new()
             .layer(ForwardLayer::new(forward_policy(config)))
             .layer(SanitizeLayer)
-            .layer(InjectLayer)
+            .layer(InjectLayer::new(config.rego_body_limit))
             .service(injected);
         let admitted = wrap(
             &self.before_authorization,

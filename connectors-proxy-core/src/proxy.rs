@@ -14,6 +14,7 @@ use crate::connect::ConnectHandler;
 use crate::error::Refusal;
 use crate::layers::authorize::AuthorizeLayer;
 use crate::layers::forward::{ForwardPolicy, NonTargets};
+use crate::layers::rego_extract::DEFAULT_REGO_BODY_LIMIT;
 use crate::layers::{Mode, ProxyService, ResponseFuture};
 use crate::metrics::Metrics;
 use crate::review::Reviewer;
@@ -47,11 +48,14 @@ pub struct StackConfig {
     pub leaves: Option<Arc<LeafCache>>,
     /// Connection limits, also applied inside intercepted tunnels.
     pub server: ServerSettings,
+    /// The largest JSON body, in bytes, that Rego policies read or generators write into.
+    pub rego_body_limit: u64,
 }
 
 impl StackConfig {
     /// A configuration with the defaults: cluster domain `cluster.local`, no proxy-permission
-    /// check, no body limit, non-targets allowed, no `CONNECT` interception.
+    /// check, no body limit, non-targets allowed, no `CONNECT` interception, Rego bodies up to
+    /// 1 MiB.
     pub fn new(
         catalog: Arc<dyn Catalog>,
         reviewer: Arc<dyn Reviewer>,
@@ -69,6 +73,7 @@ impl StackConfig {
             non_targets: NonTargets::default(),
             leaves: None,
             server: ServerSettings::default(),
+            rego_body_limit: DEFAULT_REGO_BODY_LIMIT,
         }
     }
 }

@@ -65,6 +65,7 @@ fn entry(name: &str, address: &str, credentials: Credentials, proxied: bool) -> 
             name: "http".into(),
             proxied,
             auth_types: Vec::new(),
+            ..ClassEntry::default()
         }),
         credentials,
     }

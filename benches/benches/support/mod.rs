@@ -89,6 +89,7 @@ pub(crate) fn connector() -> ConnectorEntry {
             name: "gitlab".into(),
             proxied: true,
             auth_types: Vec::new(),
+            ..ClassEntry::default()
         }),
         credentials: Credentials::Secret {
             auth_type: "basicAuth".into(),

@@ -123,6 +123,34 @@ impl Manifests {
         self.connector(name, address, "anonymous", false);
     }
 
+    /// A connector of class `class` using auth type `auth`, with a Secret of `secret_type`
+    /// whose `stringData` holds `data`.
+    pub(crate) fn class_connector(
+        &self,
+        name: &str,
+        class: &str,
+        address: &str,
+        auth: &str,
+        secret_type: &str,
+        data: &[(&str, &str)],
+    ) {
+        let yaml = format!(
+            "apiVersion: connectors.alauda.io/v1alpha1\nkind: Connector\nmetadata:\n  \
+             name: {name}\n  namespace: {NS}\nspec:\n  connectorClassName: {class}\n  \
+             address: \"{address}\"\n  auth:\n    name: {auth}\n    secretRef:\n      \
+             name: {name}-secret\n"
+        );
+        self.write(&format!("connector-{name}.yaml"), &yaml);
+        let mut yaml = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}-secret\n  namespace: {NS}\n\
+             type: {secret_type}\nstringData:\n"
+        );
+        for (key, value) in data {
+            writeln!(yaml, "  {key}: \"{value}\"").unwrap();
+        }
+        self.write(&format!("secret-{name}.yaml"), &yaml);
+    }
+
     fn connector(&self, name: &str, address: &str, auth: &str, with_secret: bool) {
         let mut yaml = format!(
             "apiVersion: connectors.alauda.io/v1alpha1\nkind: Connector\nmetadata:\n  \

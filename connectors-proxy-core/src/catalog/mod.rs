@@ -11,12 +11,14 @@ use async_trait::async_trait;
 
 use crate::address::Address;
 use crate::model::AuthType;
+use crate::rego::Policy;
 use crate::secret::SecretString;
 
 pub mod connector_ref;
 pub mod file;
 pub mod kube;
 pub mod memory;
+pub mod policies;
 pub mod snapshot;
 
 pub use self::kube::{KubeCatalog, KubeCatalogSettings};
@@ -65,6 +67,12 @@ pub struct ClassEntry {
     pub proxied: bool,
     /// The class's auth types.
     pub auth_types: Vec<AuthType>,
+    /// The compiled `spec.proxy.authExtractor`, when the class has one that compiles.
+    pub extractor: Option<Policy>,
+    /// The compiled credential generators, by auth type name.
+    pub generators: BTreeMap<String, Policy>,
+    /// Why a policy of the class does not compile; its connectors are refused with `500`.
+    pub problem: Option<String>,
 }
 
 /// The tool credentials of a connector.

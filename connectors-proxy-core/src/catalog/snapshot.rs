@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 
+use super::policies::compile_class;
 use super::{CatalogError, ClassEntry, ConnectorEntry, Credentials, SecretData};
 use crate::address::{Address, AddressError};
 use crate::model::{Connector, ConnectorAuth, ConnectorClass};
@@ -162,6 +163,9 @@ impl<'a> Builder<'a> {
                 continue;
             };
             let entry = class_entry(name, class);
+            if let Some(problem) = &entry.problem {
+                builder.problem(format!("ConnectorClass {name}"), problem.clone());
+            }
             if builder.classes.insert(name, Arc::new(entry)).is_some() {
                 builder.problem(
                     format!("ConnectorClass {name}"),
@@ -211,8 +215,12 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// The proxy's view of one ConnectorClass named `name`.
+/// The proxy's view of one ConnectorClass named `name`, its Rego policies compiled.
+///
+/// A policy that does not compile sets [`ClassEntry::problem`] instead of failing: requests
+/// for the class's connectors are then refused, and other classes are unaffected.
 pub fn class_entry(name: &str, class: &ConnectorClass) -> ClassEntry {
+    let policies = compile_class(class);
     ClassEntry {
         name: name.to_owned(),
         proxied: class.spec.proxy.is_some(),
@@ -222,6 +230,9 @@ pub fn class_entry(name: &str, class: &ConnectorClass) -> ClassEntry {
             .as_ref()
             .map(|auth| auth.types.clone())
             .unwrap_or_default(),
+        extractor: policies.extractor,
+        generators: policies.generators,
+        problem: (!policies.problems.is_empty()).then(|| policies.problems.join("; ")),
     }
 }
 
@@ -263,8 +274,7 @@ pub fn build_entry(
     let class = class.unwrap_or_else(|| {
         Arc::new(ClassEntry {
             name: class_name.to_owned(),
-            proxied: false,
-            auth_types: Vec::new(),
+            ..ClassEntry::default()
         })
     });
     Ok(Arc::new(ConnectorEntry {

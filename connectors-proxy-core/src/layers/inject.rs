@@ -3,17 +3,28 @@
 //! `kubernetes.io/basic-auth` and `cpaas.io/distribution-registry-token` Secrets become
 //! `Authorization: Basic`, `connectors.cpaas.io/bearer-token` becomes `Authorization: Bearer`.
 //! Other Secret types are read by shape: `username` + `password` as Basic, `token` as Bearer.
-//! Injected values are marked sensitive so HTTP/2 never indexes them and logs never show them.
+//! An auth type with a Rego `generator` gets what the generator builds instead, in a header,
+//! the query or the JSON body. Injected values are marked sensitive so HTTP/2 never indexes
+//! them and logs never show them.
 
 use std::task::{Context, Poll};
 
+use futures_util::future::Either;
 use http::header::{AUTHORIZATION, HeaderValue};
 
 use crate::body::Request;
 use crate::catalog::{ConnectorEntry, Credentials, SecretData};
 use crate::credentials::encode_basic;
 use crate::error::Refusal;
-use crate::layers::{Authorized, ProxyService, StepFuture, pass, refuse};
+use crate::layers::rego_extract::DEFAULT_REGO_BODY_LIMIT;
+use crate::layers::{
+    Authorized, ProxyService, ResponseFuture, StepFuture, pass, refuse, take_ready,
+};
+
+mod generate;
+
+use generate::generate;
+pub use generate::{BodyCredentials, inject_body};
 
 /// Secret type whose `username`/`password` become Basic credentials.
 pub const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
@@ -58,34 +69,65 @@ pub fn authorization_for(
     Ok(value)
 }
 
-/// Adds the authorized connector's credentials to `req`.
-pub fn inject(req: &mut Request) -> Result<(), Refusal> {
+/// Adds the authorized connector's credentials to `req`: Basic/Bearer from the Secret, or
+/// header and query credentials from the auth type's generator.
+///
+/// Returns the generated credentials still to be merged into the body (see [`inject_body`]),
+/// or `None` when nothing is left to do.
+pub fn inject(req: &mut Request) -> Result<Option<BodyCredentials>, Refusal> {
     let Some(Authorized(entry)) = req.extensions().get::<Authorized>().cloned() else {
-        return Ok(());
+        return Ok(None);
     };
+    if let Some(problem) = &entry.class.problem {
+        return Err(Refusal::Misconfigured(format!(
+            "ConnectorClass {} cannot be used: {problem}.",
+            entry.class.name
+        )));
+    }
     match &entry.credentials {
-        Credentials::None => Ok(()),
+        Credentials::None => Ok(None),
         Credentials::Broken(reason) => Err(Refusal::Misconfigured(format!(
             "Connector {} cannot be used: {reason}.",
             entry.key()
         ))),
-        Credentials::Secret { secret, .. } => {
+        Credentials::Secret { auth_type, secret } => {
+            if let Some(generator) = entry.class.generators.get(auth_type) {
+                return generate(req, &entry, generator, secret);
+            }
             let value = authorization_for(&entry, secret)?;
             req.headers_mut().insert(AUTHORIZATION, value);
-            Ok(())
+            Ok(None)
         }
     }
 }
 
 /// Layer that injects tool credentials into authorized requests.
-#[derive(Debug, Clone, Default)]
-pub struct InjectLayer;
+#[derive(Debug, Clone, Copy)]
+pub struct InjectLayer {
+    body_limit: u64,
+}
+
+impl InjectLayer {
+    /// Injects credentials; a generator may merge into JSON bodies of at most `body_limit` bytes.
+    pub fn new(body_limit: u64) -> Self {
+        Self { body_limit }
+    }
+}
+
+impl Default for InjectLayer {
+    fn default() -> Self {
+        Self::new(DEFAULT_REGO_BODY_LIMIT)
+    }
+}
 
 impl<S> tower::Layer<S> for InjectLayer {
     type Service = Inject<S>;
 
     fn layer(&self, inner: S) -> Inject<S> {
-        Inject { inner }
+        Inject {
+            inner,
+            body_limit: self.body_limit,
+        }
     }
 }
 
@@ -93,12 +135,13 @@ impl<S> tower::Layer<S> for InjectLayer {
 #[derive(Debug, Clone)]
 pub struct Inject<S> {
     inner: S,
+    body_limit: u64,
 }
 
 impl<S: ProxyService> tower::Service<Request> for Inject<S> {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = StepFuture<S::Future>;
+    type Future = Either<StepFuture<S::Future>, ResponseFuture>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -106,8 +149,18 @@ impl<S: ProxyService> tower::Service<Request> for Inject<S> {
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         match inject(&mut req) {
-            Ok(()) => pass(self.inner.call(req)),
-            Err(refusal) => refuse(refusal),
+            Ok(None) => Either::Left(pass(self.inner.call(req))),
+            Ok(Some(credentials)) => {
+                let mut inner = take_ready(&mut self.inner);
+                let limit = self.body_limit;
+                Either::Right(Box::pin(async move {
+                    match inject_body(req, &credentials, limit).await {
+                        Ok(req) => inner.call(req).await,
+                        Err(refusal) => Ok(refusal.into_response()),
+                    }
+                }))
+            }
+            Err(refusal) => Either::Left(refuse(refusal)),
         }
     }
 }

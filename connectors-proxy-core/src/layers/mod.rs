@@ -1,7 +1,8 @@
 //! The proxy's steps as Tower layers, each usable on its own.
 //!
 //! A request passes, outermost first: [`observe`] (metrics and a span), [`resolve`] (which
-//! connector), [`extract`] (the client token), [`authorize`] (token review, access review, and
+//! connector), [`rego_extract`] (the client token by the class's Rego policy), [`extract`]
+//! (the client token by Basic/Bearer), [`authorize`] (token review, access review, and
 //! the connector lookup), [`sanitize`] (client credentials and hop-by-hop headers out),
 //! [`inject`] (tool credentials in), [`rewrite`] (tool URLs in responses back to proxy URLs),
 //! [`route`] (the upstream URI), and finally the [`crate::upstream`] client. State passes
@@ -25,6 +26,7 @@ pub mod forward;
 pub mod inject;
 pub mod limit;
 pub mod observe;
+pub mod rego_extract;
 pub mod resolve;
 pub mod rewrite;
 pub mod route;

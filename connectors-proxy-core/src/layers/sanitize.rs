@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::body::Request;
-use crate::layers::ProxyService;
 use crate::layers::extract::TokenSource;
+use crate::layers::{Destination, ProxyService};
+use crate::rego;
 
 /// Hop-by-hop headers removed in both directions (RFC 9110 §7.6.1 and common practice).
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -119,30 +120,34 @@ pub fn sanitize_request(req: &mut Request) {
     }
 }
 
-/// Removes every `name=…` pair from the request's query, keeping all other bytes as they were.
+/// Removes every `name=…` pair from the request's query, and from the query of its
+/// [`Destination`] when it already has one, keeping all other bytes as they were.
 fn strip_query_param(req: &mut Request, name: &str) {
+    if let Some(destination) = req.extensions_mut().get_mut::<Destination>()
+        && let Some((path, query)) = destination.path_and_query.split_once('?')
+    {
+        let kept = rego::strip_query_param(query, name);
+        destination.path_and_query = join_query(path, &kept);
+    }
     let Some(query) = req.uri().query() else {
         return;
     };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split_once('=').map_or(*pair, |(k, _)| k);
-            percent_encoding::percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy() != name
-        })
-        .collect();
-    let path = req.uri().path();
-    let path_and_query = if kept.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", kept.join("&"))
-    };
+    let path_and_query = join_query(req.uri().path(), &rego::strip_query_param(query, name));
     let mut parts = req.uri().clone().into_parts();
     if let Ok(pq) = path_and_query.parse() {
         parts.path_and_query = Some(pq);
         if let Ok(uri) = http::Uri::from_parts(parts) {
             *req.uri_mut() = uri;
         }
+    }
+}
+
+/// `path?query`, or `path` alone when nothing is left of the query.
+fn join_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
     }
 }
 
@@ -204,5 +209,19 @@ mod tests {
             .insert(TokenSource::Query("token".into()));
         sanitize_request(&mut req);
         assert_eq!(req.uri().to_string(), "/x?a=%2B&b=");
+
+        let mut req = request(&[]);
+        req.extensions_mut()
+            .insert(TokenSource::Query("token".into()));
+        req.extensions_mut().insert(Destination {
+            origin: crate::address::Address::parse("http://tool")
+                .unwrap()
+                .origin()
+                .clone(),
+            path_and_query: "/base/x?token=T&a=%2B&b=".into(),
+        });
+        sanitize_request(&mut req);
+        let destination = req.extensions().get::<Destination>().unwrap();
+        assert_eq!(destination.path_and_query, "/base/x?a=%2B&b=");
     }
 }

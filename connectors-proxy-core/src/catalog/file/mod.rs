@@ -19,8 +19,11 @@ use tracing::{info, warn};
 use super::snapshot::{Objects, Snapshot};
 use super::{Catalog, CatalogError, ConnectorEntry};
 
+mod check;
 mod parse;
 mod watch_dir;
+
+pub use check::{CheckReport, FileProblem, check_dir};
 
 use parse::FileObjects;
 

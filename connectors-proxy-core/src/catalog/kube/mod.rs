@@ -210,6 +210,9 @@ impl Shared {
                 continue;
             }
             let entry = Arc::new(class_entry(&name, &class));
+            if let Some(problem) = &entry.problem {
+                warn!(class = %name, reason = %problem, "ConnectorClass policy problem");
+            }
             classes.insert(name, (version, entry));
         }
     }
