@@ -84,10 +84,11 @@ start_rss_sampler() {
 # record METRIC TARGET ROUND VALUE: appends one measurement to the results.
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
-# write_manifests DIR UPSTREAM_PORT USER PASSWORD: a connector for the upstream, its Secret
-# and RBAC letting ServiceAccount bench/client use it.
+# write_manifests DIR UPSTREAM_PORT TLS_UPSTREAM_PORT USER PASSWORD: two connectors, `tool` for
+# the plain upstream and `tool-tls` for the HTTPS one (the only kind CONNECT intercepts), one
+# basic-auth Secret for both, and RBAC letting ServiceAccount bench/client use them.
 write_manifests() {
-    local dir=$1 port=$2 user=$3 password=$4
+    local dir=$1 port=$2 tls_port=$3 user=$4 password=$5
     mkdir -p "$dir"
     cat >"$dir/class.yaml" <<EOF
 apiVersion: connectors.alauda.io/v1alpha1
@@ -124,6 +125,19 @@ spec:
     secretRef:
       name: tool-secret
 ---
+apiVersion: connectors.alauda.io/v1alpha1
+kind: Connector
+metadata:
+  name: tool-tls
+  namespace: bench
+spec:
+  connectorClassName: http-tool
+  address: "https://127.0.0.1:$tls_port"
+  auth:
+    name: basicAuth
+    secretRef:
+      name: tool-secret
+---
 apiVersion: v1
 kind: Secret
 metadata:
@@ -143,7 +157,7 @@ metadata:
 rules:
   - apiGroups: ["connectors.alauda.io"]
     resources: ["connectors"]
-    resourceNames: ["tool"]
+    resourceNames: ["tool", "tool-tls"]
     verbs: ["get"]
 ---
 apiVersion: rbac.authorization.k8s.io/v1

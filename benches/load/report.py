@@ -27,6 +27,18 @@ METRICS = [
     ("first_p99", "new-token first request p99", "ms", 1e3),
 ]
 
+# The bench-client paths: direct to the plain and the TLS upstream, the reverse proxy (path
+# form), the forward proxy (absolute-form) and CONNECT with TLS interception.
+CLIENT_TARGETS = ["direct_http", "reverse", "forward", "direct_https", "connect"]
+CLIENT_METRICS = [
+    ("client_rps", "keep-alive GET", "req/s", 1),
+    ("client_p50", "keep-alive GET p50", "ms", 1e-3),
+    ("client_p99", "keep-alive GET p99", "ms", 1e-3),
+]
+# (target, baseline) pairs whose round-by-round ratio is shown.
+CLIENT_RATIOS = [("reverse", "direct_http"), ("forward", "direct_http"),
+                 ("connect", "direct_https"), ("connect", "forward")]
+
 
 def load(path):
     data = defaultdict(dict)  # (metric, target) -> {round: value}
@@ -69,11 +81,37 @@ def number(x):
     return f"{x:.2f}"
 
 
-def ratio(data, metric, other):
-    mine = data.get((metric, "proxy"), {})
+def ratio(data, metric, other, target="proxy"):
+    mine = data.get((metric, target), {})
     theirs = data.get((metric, other), {})
     per_round = [mine[r] / theirs[r] for r in mine if r in theirs and theirs[r] != 0]
     return summary(per_round, lambda x: f"{x:.2f}x")
+
+
+def print_table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+
+
+def client_table(data):
+    """The bench-client comparison: the same keep-alive client on every path."""
+    rows = []
+    for metric, label, unit, scale in CLIENT_METRICS:
+        cells = [summary([v * scale for v in data.get((metric, t), {}).values()], number)
+                 for t in CLIENT_TARGETS]
+        if all(c == "-" for c in cells):
+            continue
+        ratios = [ratio(data, metric, base, target) for target, base in CLIENT_RATIOS]
+        rows.append([label, unit, *cells, *ratios])
+    if rows:
+        header = ["bench-client figure", "unit", *CLIENT_TARGETS,
+                  *[f"{t}/{b}" for t, b in CLIENT_RATIOS]]
+        print()
+        print_table(header, rows)
 
 
 def main():
@@ -91,12 +129,8 @@ def main():
         else:
             ratios = ["-", "-"]
         rows.append([label, unit, *cells, *ratios])
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print(line(r))
+    print_table(header, rows)
+    client_table(data)
     for note in notes:
         print(f"note: {note}")
 

@@ -1,6 +1,7 @@
 # The measurements of benches/load/run, one function per kind of round. Sourced, not executed.
 # Uses TARGETS, BASE_URL, AUTH, PIDS, CONNECTIONS, DURATION, BIG_BYTES, IDLE_COUNTS, TOKENS,
-# CLIENT_TOKEN, TOOL_AUTH, IDLE_BIN and the helpers of lib.sh.
+# CLIENT_TOKEN, TOOL_AUTH, IDLE_BIN, CLIENT_BIN, CLIENT_TARGETS, CLIENT_ARGS, CLIENT_AUTH_ARGS
+# and the helpers of lib.sh.
 
 record_note() { printf 'note\t%s\n' "$1" >>"$RESULTS"; }
 
@@ -18,6 +19,9 @@ warm_up() {
     for target in "${TARGETS[@]}"; do
         wrk -t2 -c"$CONNECTIONS" -d2s -H "Authorization: ${AUTH[$target]}" \
             "${BASE_URL[$target]}/small" >/dev/null
+    done
+    for target in "${CLIENT_TARGETS[@]}"; do
+        run_client "$target" 1 "$CONNECTIONS" >/dev/null
     done
 }
 
@@ -132,5 +136,41 @@ v = sorted(float(x) for x in open(sys.argv[1]))
 print(statistics.median(v), v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))])' "$WORK/first.txt")
         record first_p50 "$target" "$round" "$p50"
         record first_p99 "$target" "$round" "$p99"
+    done
+}
+
+# run_client TARGET SECONDS CONNECTIONS: one bench-client run on a path; prints its JSON line.
+run_client() {
+    local target=$1
+    # shellcheck disable=SC2086 # CLIENT_ARGS holds several words without spaces inside them.
+    "$CLIENT_BIN" ${CLIENT_ARGS[$target]} "${CLIENT_AUTH_ARGS[$target]}" \
+        --duration "$2" --connections "$3"
+}
+
+# json_field JSON NAME: one top-level field of bench-client's report.
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# A short bench-client run on every path must succeed with only 2xx answers.
+check_client_target() {
+    local target=$1 out
+    out=$(run_client "$target" 0.5 1) || die "bench-client $target failed: $out (see $WORK)"
+    [ "$(json_field "$out" errors)" = 0 ] && [ "$(json_field "$out" non2xx)" = 0 ] ||
+        die "bench-client $target: $out"
+}
+
+# Keep-alive small GETs with bench-client on direct (http and https), reverse, forward and
+# CONNECT paths: requests/s, p50 and p99 (µs). Metrics are prefixed `client_`.
+round_client_get() {
+    local round=$1 target out
+    for target in "${CLIENT_TARGETS[@]}"; do
+        out=$(run_client "$target" "$DURATION" "$CONNECTIONS") || die "bench-client $target: $out"
+        echo "$out" >>"$WORK/client-$target.log"
+        if [ "$(json_field "$out" errors)" != 0 ] || [ "$(json_field "$out" non2xx)" != 0 ] ||
+            [ "$(json_field "$out" opened)" != "$CONNECTIONS" ]; then
+            record_note "round $round $target bench-client: $out"
+        fi
+        record client_rps "$target" "$round" "$(json_field "$out" rps)"
+        record client_p50 "$target" "$round" "$(json_field "$out" p50_us)"
+        record client_p99 "$target" "$round" "$(json_field "$out" p99_us)"
     done
 }

@@ -5,10 +5,13 @@
 //! byte), `POST`/`PUT /sink` reads and discards the body and answers the byte count, any other
 //! `GET` answers a small fixed body. With `--expect-authorization`, requests carrying another
 //! `Authorization` value get `401`, so a proxy that fails to inject shows up as errors.
+//! With `--tls-ca-out FILE` it serves HTTPS instead: it generates a throwaway CA and a leaf for
+//! `127.0.0.1` and `localhost`, and writes the CA certificate (PEM) to FILE before listening.
 //! Prints `listening on ADDR` to stdout once it accepts connections.
 
 use std::convert::Infallible;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -24,7 +27,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 
 /// The body of every small `GET`.
 const SMALL_BODY: &[u8] = b"hello from the bench upstream\n";
@@ -43,6 +49,9 @@ struct Args {
     /// Refuse (401) requests whose `Authorization` is not exactly this value.
     #[arg(long)]
     expect_authorization: Option<String>,
+    /// Serve HTTPS with a freshly generated CA whose certificate is written to this file.
+    #[arg(long)]
+    tls_ca_out: Option<PathBuf>,
 }
 
 /// `remaining` zero bytes, served in slices of one shared buffer.
@@ -137,9 +146,52 @@ async fn handle(
     Ok(reply)
 }
 
+/// A TLS acceptor presenting a leaf for `127.0.0.1`/`localhost` signed by a new CA, whose
+/// certificate is written to `ca_out`.
+fn tls_acceptor(ca_out: &Path) -> Result<TlsAcceptor, BoxError> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf_key = KeyPair::generate()?;
+    let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()])?;
+    leaf_params
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
+    std::fs::write(ca_out, ca_cert.pem())?;
+
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves HTTP/1.1 with keep-alive on one connection until the client closes it.
+async fn serve<IO>(io: IO, expected: Option<Arc<str>>, chunk: Bytes)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(req, expected.clone(), chunk.clone()));
+    let _ = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
+    let tls = args.tls_ca_out.as_deref().map(tls_acceptor).transpose()?;
     let listener = TcpListener::bind(&args.listen).await?;
     {
         let mut out = std::io::stdout().lock();
@@ -160,12 +212,16 @@ async fn main() -> std::io::Result<()> {
         let _ = stream.set_nodelay(true);
         let expected = expected.clone();
         let chunk = chunk.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, expected.clone(), chunk.clone()));
-            let _ = http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        serve(stream, expected, chunk).await;
+                    }
+                }
+                None => serve(stream, expected, chunk).await,
+            }
         });
     }
 }
