@@ -1,7 +1,9 @@
 //! Reading client credentials from `Authorization` headers.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::alphabet;
+use base64::engine::general_purpose::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use http::HeaderValue;
 
 /// Splits `<scheme> <rest>` and returns `rest` when the scheme matches, case-insensitively.
@@ -11,16 +13,39 @@ pub fn strip_scheme<'a>(value: &'a HeaderValue, scheme: &str) -> Option<&'a str>
     name.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }
 
+/// Why a `Basic` header value could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasicError {
+    /// The value does not use the `Basic` scheme.
+    NotBasic,
+    /// The credentials are not base64, or not UTF-8 once decoded.
+    Encoding,
+}
+
+/// Standard base64 that accepts the value with or without its `=` padding.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes the credentials of a `Basic` value to text; the scheme name is case-insensitive.
+pub fn decode_basic_text(value: &HeaderValue) -> Result<String, BasicError> {
+    let text = value.to_str().map_err(|_| BasicError::Encoding)?.trim();
+    let (scheme, encoded) = text.split_once(' ').ok_or(BasicError::NotBasic)?;
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return Err(BasicError::NotBasic);
+    }
+    let bytes = BASE64
+        .decode(encoded.trim())
+        .map_err(|_| BasicError::Encoding)?;
+    String::from_utf8(bytes).map_err(|_| BasicError::Encoding)
+}
+
 /// Decodes Basic credentials into `(user, password)`, splitting on the first `:` only.
 ///
 /// A decoded value with no colon yields `(None, value)`: some clients send `b64(token)`.
 pub fn decode_basic(value: &HeaderValue) -> Option<(Option<String>, String)> {
-    let encoded = strip_scheme(value, "Basic")?;
-    let bytes = STANDARD
-        .decode(encoded)
-        .or_else(|_| STANDARD_NO_PAD.decode(encoded.trim_end_matches('=')))
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    let text = decode_basic_text(value).ok()?;
     Some(match text.split_once(':') {
         Some((user, password)) => (Some(user.to_owned()), password.to_owned()),
         None => (None, text),

@@ -5,18 +5,9 @@
 //! proxy URL (`ns%2Fname`), so the username is percent-decoded before it is split into
 //! connectors. The password is the client's ServiceAccount token.
 
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-
 use crate::catalog::{ConnectorRef, InvalidConnectorRef};
+use crate::credentials::{BasicError, decode_basic_text};
 use crate::secret::ClientToken;
-
-/// Standard base64 that accepts the value with or without its `=` padding.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// What a forward-proxy client presented: the connectors it wants and its token.
 #[derive(Clone, Debug)]
@@ -68,17 +59,10 @@ pub enum ProxyAuthError {
 pub fn parse_proxy_authorization(
     value: &http::HeaderValue,
 ) -> Result<ProxyCredentials, ProxyAuthError> {
-    let text = value.to_str().map_err(|_| ProxyAuthError::Encoding)?.trim();
-    let (scheme, encoded) = text
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .ok_or(ProxyAuthError::NotBasic)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(ProxyAuthError::NotBasic);
-    }
-    let decoded = BASE64
-        .decode(encoded.trim())
-        .map_err(|_| ProxyAuthError::Encoding)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| ProxyAuthError::Encoding)?;
+    let decoded = decode_basic_text(value).map_err(|error| match error {
+        BasicError::NotBasic => ProxyAuthError::NotBasic,
+        BasicError::Encoding => ProxyAuthError::Encoding,
+    })?;
     let (user, token) = decoded
         .split_once(':')
         .ok_or(ProxyAuthError::MissingColon)?;
@@ -135,6 +119,7 @@ fn percent_decode(s: &str) -> Result<String, ProxyAuthError> {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
     use proptest::prelude::*;
 
