@@ -2,22 +2,22 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use connectors_proxy_core::builder::ProxyBuilder;
+use connectors_proxy_core::{cli, runtime};
 
 mod check;
-mod cli;
-mod kube_mode;
-mod run;
+mod cli_args;
+mod crds;
 
-use cli::{Args, Command, LogFormat};
+use cli_args::{Args, Command};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse("CONNECTORS_PROXY");
     if let Some(Command::Check(check)) = &args.command {
         return check::run(check);
     }
-    if args.kube.print_crds {
-        return match kube_mode::crds_yaml() {
+    if args.print_crds {
+        return match crds::crds_yaml() {
             Ok(yaml) => {
                 print!("{yaml}");
                 ExitCode::SUCCESS
@@ -28,6 +28,8 @@ fn main() -> ExitCode {
             }
         };
     }
-    let json = args.log_format == LogFormat::Json;
-    connectors_proxy_core::runtime::main("connectors-proxy", json, run::run(args))
+    let serving = cli::serve(args.listen, args.admin_listen, &args.proxy, |config| {
+        ProxyBuilder::new(config).router()
+    });
+    runtime::main("connectors-proxy", args.proxy.json_logs(), serving)
 }

@@ -57,6 +57,7 @@ pub mod admin;
 pub mod body;
 pub mod builder;
 pub mod catalog;
+pub mod cli;
 pub mod connect;
 pub mod credentials;
 pub mod error;
