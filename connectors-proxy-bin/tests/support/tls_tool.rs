@@ -7,19 +7,18 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio_rustls::TlsAcceptor;
 
-use super::upstream::{RecordedRequest, Reply};
+use super::upstream::{RecordedRequest, Reply, record, respond};
 
 /// A test certificate authority, written as a PEM file.
 pub(crate) struct TestCa {
@@ -188,72 +187,24 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, handler: Hand
 }
 
 async fn serve(
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     handler: Handler,
     log: Log,
     alpn: Option<String>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let on_upgrade = hyper::upgrade::on(&mut req);
     let version = format!("{:?}", req.version());
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes().to_vec())
-        .unwrap_or_default();
-    let mut headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
-            (n.as_str().to_owned(), value)
-        })
-        .collect();
-    if let Some(authority) = parts.uri.authority() {
-        headers.push((":authority".into(), authority.to_string()));
+    let authority = req.uri().authority().map(ToString::to_string);
+    let (mut request, on_upgrade) = record(req).await;
+    if let Some(authority) = authority {
+        request.headers.push((":authority".into(), authority));
     }
-    let request = RecordedRequest {
-        method: parts.method.to_string(),
-        target: parts
-            .uri
-            .path_and_query()
-            .map(|pq| pq.as_str().to_owned())
-            .unwrap_or_default(),
-        headers,
-        body,
-    };
     let reply = handler(&request);
     log.lock().unwrap().push(TlsRecorded {
         request,
         alpn,
         version,
     });
-    let status = StatusCode::from_u16(reply.status).expect("a valid status");
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        tokio::spawn(async move {
-            if let Ok(upgraded) = on_upgrade.await {
-                echo(TokioIo::new(upgraded)).await;
-            }
-        });
-    }
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-    *response.status_mut() = status;
-    for (name, value) in &reply.headers {
-        response.headers_mut().append(
-            http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
-            http::HeaderValue::from_str(value).expect("a header value"),
-        );
-    }
-    Ok(response)
-}
-
-async fn echo(mut io: TokioIo<hyper::upgrade::Upgraded>) {
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = io.read(&mut buf).await {
-        if n == 0 || io.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
+    Ok(respond(reply, on_upgrade))
 }
 
 /// Terminates TLS on `127.0.0.1:0` and relays the plain bytes to a backend address.

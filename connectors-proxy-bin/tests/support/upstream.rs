@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -206,10 +207,21 @@ async fn accept_loop(
 }
 
 async fn serve(
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
     handler: Handler,
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (recorded, on_upgrade) = record(req).await;
+    requests.lock().unwrap().push(recorded.clone());
+    let reply = handler(&recorded);
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    Ok(respond(reply, on_upgrade))
+}
+
+/// Reads a whole request into a [`RecordedRequest`], keeping the handle of a later upgrade.
+pub(crate) async fn record(mut req: Request<Incoming>) -> (RecordedRequest, OnUpgrade) {
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (parts, body) = req.into_parts();
     let body = body
@@ -234,11 +246,11 @@ async fn serve(
             .collect(),
         body,
     };
-    requests.lock().unwrap().push(recorded.clone());
-    let reply = handler(&recorded);
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
+    (recorded, on_upgrade)
+}
+
+/// The response for `reply`; after a `101` the upgraded connection echoes what it reads.
+pub(crate) fn respond(reply: Reply, on_upgrade: OnUpgrade) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(reply.status).expect("a valid status");
     if status == StatusCode::SWITCHING_PROTOCOLS {
         tokio::spawn(async move {
@@ -255,19 +267,14 @@ async fn serve(
             http::HeaderValue::from_str(value).expect("a header value"),
         );
     }
-    Ok(response)
+    response
 }
 
 async fn echo(mut io: TokioIo<hyper::upgrade::Upgraded>) {
     let mut buf = [0u8; 4096];
-    loop {
-        match io.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if io.write_all(&buf[..n]).await.is_err() {
-                    return;
-                }
-            }
+    while let Ok(n) = io.read(&mut buf).await {
+        if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }
