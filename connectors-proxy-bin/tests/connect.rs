@@ -11,7 +11,7 @@ use support::curl::curl;
 use support::fixture::*;
 use support::forward_fixture::*;
 use support::manifests::NS;
-use support::raw::{RawClient, status_of};
+use support::raw::{connect_head, status_of};
 use support::tls_tool::{HttpsTool, TestCa};
 use support::tunnel::{self, TlsOptions};
 use support::upstream::Reply;
@@ -160,17 +160,11 @@ fn connect_needs_a_port_and_brackets_for_ipv6() {
     let fwd = Forward::start(&[]);
     let auth = proxy_auth(TLS_BASIC);
     for authority in ["127.0.0.1", "::1:443", "[::1]"] {
-        let mut raw = RawClient::connect(fwd.proxy.proxy_addr);
-        raw.send(
-            format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n")
-                .as_bytes(),
-        );
-        let head = raw.read_head(Duration::from_secs(10));
+        let head = connect_head(fwd.proxy.proxy_addr, authority, Some(&auth));
         assert_eq!(
-            status_of(&head),
+            status_of(head.as_bytes()),
             Some(400),
-            "CONNECT {authority}: {}",
-            String::from_utf8_lossy(&head)
+            "CONNECT {authority}: {head}"
         );
     }
 }

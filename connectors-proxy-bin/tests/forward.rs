@@ -3,13 +3,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::curl::{CurlResponse, curl};
 use support::fixture::*;
 use support::forward_fixture::*;
 use support::manifests::{Manifests, NS};
-use support::raw::{RawClient, status_of};
+use support::raw::{connect_head, status_of};
 use support::tls_tool::{HttpsTool, TestCa};
 use support::upstream::Upstream;
 
@@ -94,9 +92,7 @@ fn missing_proxy_credentials_get_407_and_a_retry_succeeds() {
 
     // The same for CONNECT, as Maven does it.
     let authority = fwd.tls.addr().to_string();
-    let mut raw = RawClient::connect(fwd.proxy.proxy_addr);
-    raw.send(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes());
-    let head = String::from_utf8_lossy(&raw.read_head(Duration::from_secs(10))).into_owned();
+    let head = connect_head(fwd.proxy.proxy_addr, &authority, None);
     assert_eq!(status_of(head.as_bytes()), Some(407), "{head}");
     assert!(
         head.to_ascii_lowercase()
@@ -151,18 +147,8 @@ fn deny_refuses_non_targets_with_403() {
         "Basic {}",
         b64(&format!("{NS}/{HTTP_BEARER}:{CLIENT_TOKEN}"))
     );
-    let mut raw = RawClient::connect(fwd.proxy.proxy_addr);
-    raw.send(
-        format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n")
-            .as_bytes(),
-    );
-    let head = raw.read_head(Duration::from_secs(10));
-    assert_eq!(
-        status_of(&head),
-        Some(403),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
+    let head = connect_head(fwd.proxy.proxy_addr, &authority, Some(&auth));
+    assert_eq!(status_of(head.as_bytes()), Some(403), "{head}");
     assert!(other_tls.requests().is_empty());
 
     // Targets still work.

@@ -57,6 +57,17 @@ impl RawClient {
     }
 }
 
+/// Sends `CONNECT authority` (with `Proxy-Authorization: proxy_auth` when given) to the proxy at
+/// `proxy` and returns the response head as text.
+pub(crate) fn connect_head(proxy: SocketAddr, authority: &str, proxy_auth: Option<&str>) -> String {
+    let mut raw = RawClient::connect(proxy);
+    let auth = proxy_auth
+        .map(|value| format!("Proxy-Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    raw.send(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n").as_bytes());
+    String::from_utf8_lossy(&raw.read_head(Duration::from_secs(10))).into_owned()
+}
+
 /// The status code of the first response in `bytes`, if it starts with a status line.
 pub(crate) fn status_of(bytes: &[u8]) -> Option<u16> {
     let text = String::from_utf8_lossy(bytes);
