@@ -1,12 +1,16 @@
 //! Assembling the standard stacks, with room for your own layers at named points.
 //!
 //! ```text
-//! observe ─ body limit ─ resolve ─ Rego extract ─ extract ─ ⟨before authorization⟩ ─ authorize ─ sanitize
-//!   ─ inject ─ ⟨after injection⟩ ─ rewrite ─ route ─ ⟨around upstream⟩ ─ upstream
+//! observe ─ body limit ─ ⟨before resolve⟩ ─ resolve ─ Rego extract ─ extract ─ ⟨before authorization⟩
+//!   ─ authorize ─ sanitize ─ inject ─ ⟨after injection⟩ ─ rewrite ─ route ─ ⟨around upstream⟩ ─ upstream
 //! ```
 //!
-//! Forward-mode stacks have the same points: `⟨before authorization⟩` runs before forward
-//! admission (which authenticates and authorizes), the other two where they are above.
+//! Forward-mode stacks have the same points but the first: `⟨before authorization⟩` runs
+//! before forward admission (which authenticates and authorizes), the other two where they are
+//! above. A proxy for a particular kind of tool can also swap three standard parts: how reverse
+//! paths name a connector ([`ProxyBuilder::path_parser`]), how tool URLs in responses map back
+//! ([`ProxyBuilder::rewriter`]), and whether the stack injects credentials at all
+//! ([`ProxyBuilder::without_injection`], for a layer around the upstream that logs in itself).
 
 use std::sync::Arc;
 
@@ -21,8 +25,8 @@ use crate::layers::inject::InjectLayer;
 use crate::layers::limit::BodyLimitLayer;
 use crate::layers::observe::ObserveLayer;
 use crate::layers::rego_extract::RegoExtractLayer;
-use crate::layers::resolve::ResolveLayer;
-use crate::layers::rewrite::RewriteLayer;
+use crate::layers::resolve::{PathParser, ResolveLayer, standard_path_parser};
+use crate::layers::rewrite::{RewriteLayer, RewriterFor, UrlRewriter};
 use crate::layers::route::RouteLayer;
 use crate::layers::sanitize::SanitizeLayer;
 use crate::layers::{Mode, ProxyService};
@@ -35,6 +39,10 @@ type Hook = Arc<dyn Fn(ProxyStack) -> ProxyStack + Send + Sync>;
 #[derive(Clone)]
 pub struct ProxyBuilder {
     config: StackConfig,
+    path_parser: PathParser,
+    rewrite: Option<Hook>,
+    inject: bool,
+    before_resolve: Vec<Hook>,
     before_authorization: Vec<Hook>,
     after_injection: Vec<Hook>,
     around_upstream: Vec<Hook>,
@@ -43,6 +51,9 @@ pub struct ProxyBuilder {
 impl std::fmt::Debug for ProxyBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxyBuilder")
+            .field("custom_rewriter", &self.rewrite.is_some())
+            .field("inject", &self.inject)
+            .field("before_resolve", &self.before_resolve.len())
             .field("before_authorization", &self.before_authorization.len())
             .field("after_injection", &self.after_injection.len())
             .field("around_upstream", &self.around_upstream.len())
@@ -68,6 +79,10 @@ impl ProxyBuilder {
     pub fn new(config: StackConfig) -> Self {
         Self {
             config,
+            path_parser: standard_path_parser,
+            rewrite: None,
+            inject: true,
+            before_resolve: Vec::new(),
             before_authorization: Vec::new(),
             after_injection: Vec::new(),
             around_upstream: Vec::new(),
@@ -77,6 +92,38 @@ impl ProxyBuilder {
     /// The configuration the stacks are built from.
     pub fn config(&self) -> &StackConfig {
         &self.config
+    }
+
+    /// Reads path-form reverse requests with `parser` instead of the standard
+    /// `/namespaces/<ns>/connectors/<name>/…` form (host form is unchanged).
+    pub fn path_parser(mut self, parser: PathParser) -> Self {
+        self.path_parser = parser;
+        self
+    }
+
+    /// Maps tool URLs in reverse-mode responses with the rewriter `rewriter_for` builds per
+    /// request, in place of the standard rule.
+    pub fn rewriter<R: UrlRewriter>(mut self, rewriter_for: RewriterFor<R>) -> Self {
+        self.rewrite = Some(hook(RewriteLayer::with_rewriter(rewriter_for)));
+        self
+    }
+
+    /// Leaves the tool's credentials out of both stacks: for a layer around the upstream that
+    /// logs in to the tool itself. Client credentials are still removed.
+    pub fn without_injection(mut self) -> Self {
+        self.inject = false;
+        self
+    }
+
+    /// Adds a layer in front of reverse-mode resolution: it sees every reverse request, named
+    /// connector or not, and may answer requests the proxy serves itself.
+    pub fn before_resolve<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<ProxyStack> + Send + Sync + 'static,
+        L::Service: ProxyService + Sync,
+    {
+        self.before_resolve.push(hook(layer));
+        self
     }
 
     /// Adds a layer that sees requests after the connector and the client token are known, but
@@ -111,6 +158,12 @@ impl ProxyBuilder {
         self
     }
 
+    /// The injection step, unless [`Self::without_injection`] took it out.
+    fn injection(&self) -> Option<InjectLayer> {
+        self.inject
+            .then(|| InjectLayer::new(self.config.rego_body_limit))
+    }
+
     /// The upstream client wrapped in the `around_upstream` layers.
     fn upstream(&self) -> ProxyStack {
         wrap(
@@ -131,33 +184,37 @@ impl ProxyBuilder {
         U: ProxyService + Sync,
     {
         let config = &self.config;
-        let tail = ServiceBuilder::new()
-            .layer(RewriteLayer::default())
-            .layer(RouteLayer)
-            .service(upstream);
-        let injected = wrap(&self.after_injection, BoxCloneSyncService::new(tail));
+        let routed = RouteLayer.layer(upstream);
+        let tail = match &self.rewrite {
+            Some(rewrite) => rewrite(BoxCloneSyncService::new(routed)),
+            None => BoxCloneSyncService::new(RewriteLayer::default().layer(routed)),
+        };
+        let injected = wrap(&self.after_injection, tail);
         let authorized = ServiceBuilder::new()
             .layer(AuthorizeLayer::new(
                 config.reviewer.clone(),
                 config.require_proxy_permission,
             ))
             .layer(SanitizeLayer)
-            .layer(InjectLayer::new(config.rego_body_limit))
+            .option_layer(self.injection())
             .service(injected);
         let admitted = wrap(
             &self.before_authorization,
             BoxCloneSyncService::new(authorized),
         );
-        let head = ServiceBuilder::new()
-            .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
-            .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
-            .layer(ResolveLayer::new(
-                config.catalog.clone(),
-                &config.cluster_domain,
-            ))
+        let resolved = ServiceBuilder::new()
+            .layer(
+                ResolveLayer::new(config.catalog.clone(), &config.cluster_domain)
+                    .with_path_parser(self.path_parser),
+            )
             .layer(RegoExtractLayer::new(config.rego_body_limit))
             .layer(ExtractLayer)
             .service(admitted);
+        let fronted = wrap(&self.before_resolve, BoxCloneSyncService::new(resolved));
+        let head = ServiceBuilder::new()
+            .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
+            .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
+            .service(fronted);
         BoxCloneSyncService::new(head)
     }
 
@@ -172,7 +229,7 @@ impl ProxyBuilder {
         let admitted = ServiceBuilder::new()
             .layer(ForwardLayer::new(forward_policy(config)))
             .layer(SanitizeLayer)
-            .layer(InjectLayer::new(config.rego_body_limit))
+            .option_layer(self.injection())
             .service(injected);
         let admitted = wrap(
             &self.before_authorization,

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-/// Registry proxy for Kubernetes Connectors: runs the registry login for its clients.
+/// Registry proxy for Kubernetes Connectors: runs the registry login for its clients, who use
+/// it as a registry (`docker login`) or as `https_proxy` with its CA.
 #[derive(Debug, Parser)]
 #[command(name = "connectors-oci-proxy", version, about)]
 pub(crate) struct Args {
@@ -56,6 +57,22 @@ pub(crate) struct Args {
         default_value_t = 60
     )]
     pub(crate) upstream_timeout: u64,
+
+    /// PEM certificate of the CA that signs intercepted TLS (with --ca-key).
+    #[arg(long, env = "CONNECTORS_OCI_PROXY_CA_CERT", requires = "ca_key")]
+    pub(crate) ca_cert: Option<PathBuf>,
+
+    /// PEM (PKCS#8) private key of the CA given with --ca-cert.
+    #[arg(long, env = "CONNECTORS_OCI_PROXY_CA_KEY", requires = "ca_cert")]
+    pub(crate) ca_key: Option<PathBuf>,
+
+    /// Folder where a CA is generated once and reused when --ca-cert is not given.
+    #[arg(long, env = "CONNECTORS_OCI_PROXY_STATE_DIR", default_value = "state")]
+    pub(crate) state_dir: PathBuf,
+
+    /// Print the CA certificate that forward-mode clients must trust, then exit.
+    #[arg(long)]
+    pub(crate) print_ca_cert: bool,
 
     /// Log format.
     #[arg(long, env = "CONNECTORS_OCI_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

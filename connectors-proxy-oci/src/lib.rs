@@ -4,7 +4,9 @@
 //! (or through a `c-<name>.<ns>` host) and log in with a ServiceAccount token. The proxy checks
 //! the token and the client's right to use the connector with core's layers, then runs the
 //! registry's token flow itself with the connector's credentials: registry tokens and the
-//! connector's login never reach the client. [`stack::oci_stack`] composes it all.
+//! connector's login never reach the client. [`stack::oci_builder`] sets core's builder up for
+//! it, in reverse mode (`docker login` to the proxy) and forward mode (`https_proxy` with the
+//! proxy's interception CA).
 
 pub mod challenge;
 pub mod front;
@@ -17,4 +19,4 @@ pub mod stack;
 pub mod token;
 
 pub use connectors_proxy_core as core;
-pub use stack::oci_stack;
+pub use stack::{oci_builder, oci_stack};

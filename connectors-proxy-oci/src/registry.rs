@@ -117,13 +117,18 @@ impl<S: ProxyService + Sync> tower::Service<Request> for RegistryAuth<S> {
         let this = self.clone();
         Box::pin(async move {
             let Some(Authorized(entry)) = req.extensions().get::<Authorized>().cloned() else {
-                return Ok(Refusal::NotFound("The request names no connector.".into()).into());
+                // A forward request to a host that is no connector's: sent as it is.
+                return Ok(this.forward(req).await);
             };
+            let challenge_client = !matches!(
+                req.extensions().get::<Mode>(),
+                Some(Mode::Forward | Mode::Connect)
+            );
             let response = match this.send(req, &entry).await {
                 Ok(response) => response,
                 Err(refusal) => refusal.into_response(),
             };
-            Ok(finish(response))
+            Ok(finish(response, challenge_client))
         })
     }
 }
@@ -378,21 +383,34 @@ fn login_of(entry: &ConnectorEntry) -> Result<Option<Login>, Refusal> {
 
 /// The scopes a routed request needs, from its repository, method and query.
 fn request_scopes(req: &Request) -> Vec<String> {
-    let Some(target) = req.extensions().get::<ReverseTarget>() else {
+    let Some(rest) = registry_path(req) else {
         return Vec::new();
     };
-    let rest = target.rest.split('?').next().unwrap_or_default();
     crate::path::repository(rest)
         .map(|repo| scope::scopes_for(req.method(), repo, req.uri().query()))
         .unwrap_or_default()
 }
 
+/// The registry path of a routed request (`/v2/<repo>/…`, no query): below the connector in
+/// reverse mode, below the connector's address in forward mode.
+fn registry_path(req: &Request) -> Option<&str> {
+    let rest = match req.extensions().get::<ReverseTarget>() {
+        Some(target) => target.rest.as_str(),
+        None => {
+            let Authorized(entry) = req.extensions().get::<Authorized>()?;
+            entry.address.strip_prefix(req.uri().path())?
+        }
+    };
+    rest.split('?').next()
+}
+
 /// Takes the registry's challenge off the response (clients log in to the proxy, not to the
-/// registry) and marks the response as the registry's.
-fn finish(mut response: Response) -> Response {
+/// registry) and marks the response as the registry's. A reverse-mode `401` carries the
+/// proxy's own challenge; forward-mode clients logged in on `CONNECT` and get none.
+fn finish(mut response: Response, challenge_client: bool) -> Response {
     let headers = response.headers_mut();
     headers.remove(header::WWW_AUTHENTICATE);
-    if response.status() == StatusCode::UNAUTHORIZED {
+    if challenge_client && response.status() == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(crate::front::CHALLENGE),

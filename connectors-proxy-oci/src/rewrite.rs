@@ -8,7 +8,7 @@
 use connectors_proxy_core::body::Request;
 use connectors_proxy_core::layers::Authorized;
 use connectors_proxy_core::layers::resolve::{ReverseTarget, request_authority};
-use connectors_proxy_core::layers::rewrite::{RewriteLayer, RewriteRule, UrlRewriter};
+use connectors_proxy_core::layers::rewrite::{RewriteRule, UrlRewriter};
 
 /// How registry URLs map to proxy URLs for one request.
 #[derive(Debug, Clone)]
@@ -93,12 +93,9 @@ fn resolve(base: &str, reference: &str) -> String {
     format!("/{}{query}", segments.join("/"))
 }
 
-/// Layer that rewrites registry URLs in responses.
-pub fn registry_rewrite_layer() -> RewriteLayer<RegistryRewrite> {
-    RewriteLayer::with_rewriter(rewrite_for)
-}
-
-fn rewrite_for(req: &Request) -> Option<RegistryRewrite> {
+/// The registry rewriter for one reverse request (`None` before authorization): what
+/// `ProxyBuilder::rewriter` is given.
+pub fn rewrite_for(req: &Request) -> Option<RegistryRewrite> {
     let target = req.extensions().get::<ReverseTarget>()?;
     let Authorized(entry) = req.extensions().get::<Authorized>()?;
     let authority = request_authority(req)?;

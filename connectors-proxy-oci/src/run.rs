@@ -6,17 +6,26 @@ use std::time::Duration;
 
 use connectors_proxy_core::admin::Admin;
 use connectors_proxy_core::metrics::Metrics;
-use connectors_proxy_core::proxy::{Router, StackConfig};
+use connectors_proxy_core::proxy::StackConfig;
 use connectors_proxy_core::runtime::{self, Sources};
 use connectors_proxy_core::server::ServerSettings;
+use connectors_proxy_core::tls::{CertificateAuthority, LeafCache};
 use connectors_proxy_core::upstream::{self, Upstream, UpstreamSettings};
-use connectors_proxy_oci::oci_stack;
+use connectors_proxy_oci::oci_builder;
 
 use crate::cli::Args;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
 pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
+    let ca = Arc::new(match (&args.ca_cert, &args.ca_key) {
+        (Some(cert), Some(key)) => CertificateAuthority::load(cert, key)?,
+        _ => CertificateAuthority::load_or_generate(&args.state_dir)?,
+    });
+    if args.print_ca_cert {
+        print!("{}", ca.cert_pem());
+        return Ok(());
+    }
     let metrics = Arc::new(Metrics::new());
     let (Some(manifests), Some(token_file)) =
         (args.manifests.as_deref(), args.token_file.as_deref())
@@ -42,7 +51,8 @@ pub(crate) async fn run(args: Args) -> Result<(), BoxError> {
     );
     config.cluster_domain = args.cluster_domain.clone();
     config.require_proxy_permission = args.require_proxy_permission;
-    let router = Router::with_reverse(oci_stack(&config));
+    config.leaves = Some(Arc::new(LeafCache::new(ca)));
+    let router = oci_builder(&config).router();
 
     let listeners = runtime::bind(args.listen, args.admin_listen).await?;
     let catalog = sources.catalog;

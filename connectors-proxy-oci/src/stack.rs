@@ -1,40 +1,33 @@
-//! The OCI stack: core's resolve, extract, authorize and sanitize around the registry steps.
+//! The OCI stacks: core's builder with the registry's addressing, rewriting and login.
 
-use connectors_proxy_core::layers::Mode;
+use connectors_proxy_core::builder::ProxyBuilder;
 use connectors_proxy_core::layers::authorize::AuthorizeLayer;
-use connectors_proxy_core::layers::extract::ExtractLayer;
-use connectors_proxy_core::layers::limit::BodyLimitLayer;
-use connectors_proxy_core::layers::observe::ObserveLayer;
-use connectors_proxy_core::layers::resolve::ResolveLayer;
-use connectors_proxy_core::layers::route::RouteLayer;
-use connectors_proxy_core::layers::sanitize::SanitizeLayer;
 use connectors_proxy_core::proxy::{ProxyStack, StackConfig};
-use tower::ServiceBuilder;
-use tower::util::BoxCloneSyncService;
 
 use crate::front::FrontLayer;
 use crate::path::parse_registry_path;
 use crate::registry::RegistryAuthLayer;
-use crate::rewrite::registry_rewrite_layer;
+use crate::rewrite::rewrite_for;
 
-/// Composes the registry proxy: observe, the `/v2/` front, resolve (registry paths), extract,
-/// authorize, sanitize, rewrite, route, registry login, upstream.
-pub fn oci_stack(config: &StackConfig) -> ProxyStack {
+/// Core's builder set up for registries: the `/v2/` front before resolution, registry paths
+/// (`/v2/namespaces/<ns>/connectors/<name>/<repo>/…`), registry URL rewriting, and the registry
+/// login around the upstream in place of core's credential injection.
+///
+/// The reverse stack serves `docker login` clients; the forward stack serves clients that use
+/// the proxy as `https_proxy` and authenticated on `CONNECT`, so it has no `/v2/` challenge.
+/// Both share one registry login state (learnt challenges and cached tokens).
+pub fn oci_builder(config: &StackConfig) -> ProxyBuilder {
     let authorize = AuthorizeLayer::new(config.reviewer.clone(), config.require_proxy_permission);
-    let service = ServiceBuilder::new()
-        .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
-        .layer(FrontLayer::new(authorize.clone()))
-        .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
-        .layer(
-            ResolveLayer::new(config.catalog.clone(), &config.cluster_domain)
-                .with_path_parser(parse_registry_path),
-        )
-        .layer(ExtractLayer)
-        .layer(authorize)
-        .layer(SanitizeLayer)
-        .layer(registry_rewrite_layer())
-        .layer(RouteLayer)
-        .layer(RegistryAuthLayer::default())
-        .service(config.upstream.clone());
-    BoxCloneSyncService::new(service)
+    ProxyBuilder::new(config.clone())
+        .before_resolve(FrontLayer::new(authorize))
+        .path_parser(parse_registry_path)
+        .rewriter(rewrite_for)
+        .without_injection()
+        .around_upstream(RegistryAuthLayer::default())
+}
+
+/// The reverse-mode registry proxy: observe, the `/v2/` front, resolve (registry paths),
+/// extract, authorize, sanitize, rewrite, route, registry login, upstream.
+pub fn oci_stack(config: &StackConfig) -> ProxyStack {
+    oci_builder(config).reverse()
 }

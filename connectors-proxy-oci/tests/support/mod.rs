@@ -5,15 +5,21 @@
 pub(crate) mod fixture;
 pub(crate) mod http;
 pub(crate) mod process;
+pub(crate) mod tls;
 pub(crate) mod token_server;
 
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// A port nobody listens on right now.
+/// A loopback port nobody listens on right now.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    free_port_on(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// A port of `ip` nobody listens on right now.
+pub(crate) fn free_port_on(ip: IpAddr) -> u16 {
+    TcpListener::bind((ip, 0))
         .unwrap()
         .local_addr()
         .unwrap()

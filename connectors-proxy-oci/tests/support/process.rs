@@ -1,5 +1,6 @@
 //! Child processes with captured logs: the registry and the proxy.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -72,8 +73,14 @@ fn drain(stream: impl Read + Send + 'static, logs: Arc<Mutex<String>>) {
 
 /// Debian's `docker-registry` with `auth` (a YAML block), storing in `dir`.
 pub(crate) fn registry(dir: &Path, port: u16, auth: &str) -> Running {
+    registry_at(dir, &format!("127.0.0.1:{port}"), "", auth)
+}
+
+/// `docker-registry` on `addr`, with `http` settings `http_extra` (YAML lines indented by two,
+/// such as a `tls:` block) and `auth`, storing in `dir`.
+pub(crate) fn registry_at(dir: &Path, addr: &str, http_extra: &str, auth: &str) -> Running {
     let config = format!(
-        "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+        "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{http_extra}{auth}",
         dir.join("data").display()
     );
     let path = dir.join("config.yml");
@@ -85,8 +92,23 @@ pub(crate) fn registry(dir: &Path, port: u16, auth: &str) -> Running {
     running
 }
 
-/// The `connectors-oci-proxy` binary serving `manifests` with `tokens`.
+/// The `connectors-oci-proxy` binary serving `manifests` with `tokens`, its CA kept in a
+/// `state` folder beside `manifests`.
 pub(crate) fn proxy(manifests: &Path, tokens: &Path) -> (Running, SocketAddr) {
+    let state = manifests.with_file_name("state");
+    proxy_with(
+        manifests,
+        tokens,
+        &["--state-dir".as_ref(), state.as_os_str()],
+    )
+}
+
+/// The `connectors-oci-proxy` binary serving `manifests` with `tokens`, with more flags.
+pub(crate) fn proxy_with(
+    manifests: &Path,
+    tokens: &Path,
+    flags: &[&OsStr],
+) -> (Running, SocketAddr) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_connectors-oci-proxy"));
     command
         .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
@@ -94,6 +116,7 @@ pub(crate) fn proxy(manifests: &Path, tokens: &Path) -> (Running, SocketAddr) {
         .arg(manifests)
         .arg("--token-file")
         .arg(tokens)
+        .args(flags)
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info,connectors_proxy_oci=debug");
     let mut running = Running::spawn(command);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -28,15 +28,25 @@ pub(crate) struct TokenServer {
 
 /// The registry `auth:` block trusting this server.
 pub(crate) fn registry_auth(addr: SocketAddr, cert_file: &Path) -> String {
+    registry_auth_at(&addr.to_string(), cert_file)
+}
+
+/// The registry `auth:` block trusting this server, which clients reach at `authority`.
+pub(crate) fn registry_auth_at(authority: &str, cert_file: &Path) -> String {
     format!(
-        "auth:\n  token:\n    realm: http://{addr}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+        "auth:\n  token:\n    realm: http://{authority}/token\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
         cert_file.display()
     )
 }
 
-/// Starts the server; `users` maps usernames to passwords. The signing certificate is
-/// written to `cert_file`.
+/// Starts the server on a loopback port; `users` maps usernames to passwords. The signing
+/// certificate is written to `cert_file`.
 pub(crate) async fn start(users: &[(&str, &str)], cert_file: &Path) -> TokenServer {
+    start_on(IpAddr::from([127, 0, 0, 1]), users, cert_file).await
+}
+
+/// Starts the server on a port of `ip`; see [`start`].
+pub(crate) async fn start_on(ip: IpAddr, users: &[(&str, &str)], cert_file: &Path) -> TokenServer {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["token-server".into()])
         .unwrap()
@@ -64,7 +74,7 @@ pub(crate) async fn start(users: &[(&str, &str)], cert_file: &Path) -> TokenServ
         let response = answer(&req, &users, &signer, &x5c, &log);
         std::future::ready(Ok::<_, Infallible>(response))
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve(
         listener,
