@@ -109,14 +109,23 @@ pub(crate) fn proxy_with(
     tokens: &Path,
     flags: &[&OsStr],
 ) -> (Running, SocketAddr) {
+    let mut args: Vec<&OsStr> = vec![
+        "--manifests".as_ref(),
+        manifests.as_os_str(),
+        "--token-file".as_ref(),
+        tokens.as_os_str(),
+    ];
+    args.extend_from_slice(flags);
+    proxy_process(&args, &[])
+}
+
+/// The `connectors-oci-proxy` binary on ephemeral ports with `args` and extra environment.
+pub(crate) fn proxy_process(args: &[&OsStr], env: &[(&str, &OsStr)]) -> (Running, SocketAddr) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_connectors-oci-proxy"));
     command
         .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .arg("--manifests")
-        .arg(manifests)
-        .arg("--token-file")
-        .arg(tokens)
-        .args(flags)
+        .args(args)
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .env("RUST_LOG", "info,connectors_proxy_oci=debug");
     let mut running = Running::spawn(command);
