@@ -7,7 +7,6 @@
 //! allowed to use at least one listed connector.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::header::PROXY_AUTHORIZATION;
 use tracing::Span;
@@ -18,7 +17,8 @@ use crate::catalog::{Catalog, ConnectorEntry, ConnectorRef};
 use crate::error::Refusal;
 use crate::forward::{best_match, origin_of_absolute, parse_proxy_authorization};
 use crate::layers::authorize::AuthorizeLayer;
-use crate::layers::{Authorized, Destination, ProxyService, ResponseFuture, take_ready};
+use crate::layers::step::{AsyncStep, AsyncStepService};
+use crate::layers::{Authorized, Destination};
 use crate::review::Identity;
 
 /// What to do with requests whose target is none of the listed connectors' addresses.
@@ -253,37 +253,15 @@ impl<S> tower::Layer<S> for ForwardLayer {
     type Service = Forward<S>;
 
     fn layer(&self, inner: S) -> Forward<S> {
-        Forward {
-            inner,
-            policy: self.policy.clone(),
-        }
+        AsyncStepService::new(self.policy.clone(), inner)
     }
 }
 
 /// Service that admits forward requests; see [`ForwardLayer`].
-#[derive(Debug, Clone)]
-pub struct Forward<S> {
-    inner: S,
-    policy: ForwardPolicy,
-}
+pub type Forward<S> = AsyncStepService<ForwardPolicy, S>;
 
-impl<S: ProxyService> tower::Service<Request> for Forward<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> ResponseFuture {
-        let mut inner = take_ready(&mut self.inner);
-        let policy = self.policy.clone();
-        Box::pin(async move {
-            match policy.admit(req).await {
-                Ok(req) => inner.call(req).await,
-                Err(refusal) => Ok(refusal.into_response()),
-            }
-        })
+impl AsyncStep for ForwardPolicy {
+    async fn apply(&self, req: Request) -> Result<Request, Refusal> {
+        self.admit(req).await
     }
 }

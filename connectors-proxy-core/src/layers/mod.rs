@@ -31,6 +31,7 @@ pub mod resolve;
 pub mod rewrite;
 pub mod route;
 pub mod sanitize;
+pub mod step;
 
 /// The future returned by the asynchronous services in this module.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
