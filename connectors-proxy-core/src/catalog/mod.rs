@@ -14,20 +14,20 @@ use crate::model::AuthType;
 use crate::rego::Policy;
 use crate::secret::SecretString;
 
-pub mod connector_ref;
+mod connector_ref;
 pub mod file;
-pub mod kube;
-pub mod memory;
-pub mod policies;
-pub mod snapshot;
+mod kube;
+mod memory;
+pub(crate) mod policies;
+pub(crate) mod snapshot;
 
+pub(crate) use self::kube::describe_error;
 pub use self::kube::{KubeCatalog, KubeCatalogSettings};
 pub use connector_ref::{
     ConnectorRef, InvalidConnectorRef, is_dns1123_label, is_dns1123_subdomain,
 };
 pub use file::FileCatalog;
 pub use memory::MemoryCatalog;
-pub use snapshot::{Objects, Snapshot};
 
 /// A connector as the proxy uses it: parsed addresses, its class and its credentials.
 #[derive(Debug)]

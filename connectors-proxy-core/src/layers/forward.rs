@@ -33,7 +33,7 @@ pub enum NonTargets {
 
 /// An authenticated forward-proxy client and the connectors it listed.
 #[derive(Debug, Clone)]
-pub struct ForwardClient {
+pub(crate) struct ForwardClient {
     /// Who the client is.
     pub identity: Identity,
     /// The connectors named in `Proxy-Authorization`, in order.
@@ -58,7 +58,7 @@ impl std::fmt::Debug for ForwardPolicy {
 
 /// What a forward request is allowed to do.
 #[derive(Debug)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The target belongs to this connector: inject its credentials.
     Inject(Arc<ConnectorEntry>),
     /// Not a target of any listed connector: forward without credentials.
@@ -80,7 +80,10 @@ impl ForwardPolicy {
     }
 
     /// Authenticates the `Proxy-Authorization` in `headers` (`407` when missing or invalid).
-    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<ForwardClient, Refusal> {
+    pub(crate) async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<ForwardClient, Refusal> {
         let missing = || {
             Refusal::ProxyUnauthenticated(
                 "Proxy credentials are required: user <namespace>/<connector>, password a ServiceAccount token."
@@ -99,7 +102,7 @@ impl ForwardPolicy {
     }
 
     /// Decides what a request to `origin` and raw `path` gets.
-    pub async fn decide(
+    pub(crate) async fn decide(
         &self,
         client: &ForwardClient,
         origin: &Origin,
@@ -124,7 +127,7 @@ impl ForwardPolicy {
 
     /// Whether a `CONNECT` to `origin` should be intercepted: some listed connector has an
     /// address there. Also refuses clients that may use none of the listed connectors.
-    pub async fn intercepts(
+    pub(crate) async fn intercepts(
         &self,
         client: &ForwardClient,
         origin: &Origin,
@@ -207,7 +210,7 @@ impl ForwardPolicy {
 
     /// Authenticates (unless a tunnel already did) and authorizes one forward request, adding
     /// its [`Destination`] and, for targets, the [`Authorized`] connector.
-    pub async fn admit(&self, mut req: Request) -> Result<Request, Refusal> {
+    pub(crate) async fn admit(&self, mut req: Request) -> Result<Request, Refusal> {
         let client = match req.extensions_mut().remove::<ForwardClient>() {
             Some(client) => client,
             None => self.authenticate(req.headers()).await?,

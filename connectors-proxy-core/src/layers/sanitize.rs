@@ -26,7 +26,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Whether a message asks to switch protocols: `Connection` lists `upgrade` and `Upgrade` is set.
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
@@ -43,7 +43,7 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Removes hop-by-hop headers and every header named in `Connection`. With `keep_upgrade`
 /// and an upgrade message, `Connection: upgrade` and `Upgrade` survive.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let upgrade = keep_upgrade && is_upgrade(headers);
     let named: Vec<HeaderName> = connection_tokens(headers)
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())

@@ -233,8 +233,8 @@ mod tests {
         );
         assert_eq!(first.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
         assert_eq!(cache.minted(), 1);
-        cache.certified_key("[::1]").await.unwrap();
-        cache.certified_key("0:0::1").await.unwrap();
+        cache.server_config("[::1]").await.unwrap();
+        cache.server_config("0:0::1").await.unwrap();
         assert_eq!(cache.minted(), 2, "IPv6 spellings share one leaf");
     }
 }
