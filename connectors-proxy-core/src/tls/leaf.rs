@@ -95,7 +95,7 @@ struct Leaf {
 /// Leaf certificates and their server configurations, per host, minted once and reused.
 ///
 /// Concurrent requests for the same host wait for one mint. Entries are dropped
-/// [`RENEW_BEFORE`] ahead of expiry, and the least used hosts go first when the cache is full.
+/// a day ahead of expiry, and the least used hosts go first when the cache is full.
 pub struct LeafCache {
     ca: Arc<CertificateAuthority>,
     leaves: moka::future::Cache<String, Arc<Leaf>>,
@@ -103,7 +103,7 @@ pub struct LeafCache {
 }
 
 impl LeafCache {
-    /// A cache for up to [`DEFAULT_CAPACITY`] hosts.
+    /// A cache for up to 10 000 hosts.
     pub fn new(ca: Arc<CertificateAuthority>) -> Self {
         Self::with_capacity(ca, DEFAULT_CAPACITY)
     }
