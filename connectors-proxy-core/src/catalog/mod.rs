@@ -23,9 +23,7 @@ pub(crate) mod snapshot;
 
 pub(crate) use self::kube::describe_error;
 pub use self::kube::{KubeCatalog, KubeCatalogSettings};
-pub use connector_ref::{
-    ConnectorRef, InvalidConnectorRef, is_dns1123_label, is_dns1123_subdomain,
-};
+pub use connector_ref::{ConnectorRef, InvalidConnectorRef};
 pub use file::FileCatalog;
 pub use memory::MemoryCatalog;
 
