@@ -50,7 +50,7 @@ impl Scheme {
     }
 
     /// The port used when a URL names none.
-    pub fn default_port(self) -> u16 {
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             Self::Http => 80,
             Self::Https => 443,
@@ -94,14 +94,6 @@ impl Origin {
             format!("{}:{}", self.host, self.port)
         }
     }
-
-    /// The host without IPv6 brackets, for dialing and for TLS server names.
-    pub fn dial_host(&self) -> &str {
-        self.host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(&self.host)
-    }
 }
 
 impl fmt::Display for Origin {
@@ -111,7 +103,7 @@ impl fmt::Display for Origin {
 }
 
 /// Normalises a host: lowercase, no trailing dot, IP literals in canonical form.
-pub fn canonical_host(host: &str) -> String {
+pub(crate) fn canonical_host(host: &str) -> String {
     let host = host.trim_end_matches('.');
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         return match inner.parse::<Ipv6Addr>() {
@@ -240,7 +232,6 @@ mod tests {
         let v6 = Address::parse("http://[0:0::1]:8080").unwrap();
         assert_eq!(v6.origin().host, "[::1]");
         assert_eq!(v6.origin().authority(), "[::1]:8080");
-        assert_eq!(v6.origin().dial_host(), "::1");
         assert!(Address::parse("ftp://h").is_err());
         assert!(Address::parse("https://u:p@h").is_err());
         assert!(Address::parse("https://h/?q=1").is_err());

@@ -26,7 +26,7 @@ use crate::tls::LeafCache;
 
 /// Handles `CONNECT` requests.
 #[derive(Clone)]
-pub struct ConnectHandler {
+pub(crate) struct ConnectHandler {
     policy: ForwardPolicy,
     leaves: Arc<LeafCache>,
     stack: ProxyStack,
@@ -42,7 +42,7 @@ impl std::fmt::Debug for ConnectHandler {
 
 impl ConnectHandler {
     /// Intercepts with leaves from `leaves` and serves tunnelled requests with `stack`.
-    pub fn new(
+    pub(crate) fn new(
         policy: ForwardPolicy,
         leaves: Arc<LeafCache>,
         stack: ProxyStack,
@@ -59,7 +59,7 @@ impl ConnectHandler {
     }
 
     /// Answers a `CONNECT` request and, on success, runs the tunnel in the background.
-    pub async fn handle(&self, mut req: Request) -> Response {
+    pub(crate) async fn handle(&self, mut req: Request) -> Response {
         let response = match self.open(&mut req).await {
             Ok(response) => response,
             Err(refusal) => refusal.into_response(),

@@ -7,7 +7,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use http::HeaderValue;
 
 /// Splits `<scheme> <rest>` and returns `rest` when the scheme matches, case-insensitively.
-pub fn strip_scheme<'a>(value: &'a HeaderValue, scheme: &str) -> Option<&'a str> {
+pub(crate) fn strip_scheme<'a>(value: &'a HeaderValue, scheme: &str) -> Option<&'a str> {
     let text = value.to_str().ok()?.trim();
     let (name, rest) = text.split_once(' ')?;
     name.eq_ignore_ascii_case(scheme).then(|| rest.trim())
@@ -15,7 +15,7 @@ pub fn strip_scheme<'a>(value: &'a HeaderValue, scheme: &str) -> Option<&'a str>
 
 /// Why a `Basic` header value could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BasicError {
+pub(crate) enum BasicError {
     /// The value does not use the `Basic` scheme.
     NotBasic,
     /// The credentials are not base64, or not UTF-8 once decoded.
@@ -29,7 +29,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes the credentials of a `Basic` value to text; the scheme name is case-insensitive.
-pub fn decode_basic_text(value: &HeaderValue) -> Result<String, BasicError> {
+pub(crate) fn decode_basic_text(value: &HeaderValue) -> Result<String, BasicError> {
     let text = value.to_str().map_err(|_| BasicError::Encoding)?.trim();
     let (scheme, encoded) = text.split_once(' ').ok_or(BasicError::NotBasic)?;
     if !scheme.eq_ignore_ascii_case("Basic") {

@@ -9,9 +9,9 @@ use http::{HeaderValue, StatusCode, header};
 use crate::body::{Body, Response};
 
 /// The challenge sent with `401` in reverse mode.
-pub const WWW_AUTHENTICATE_CHALLENGE: &str = r#"Basic realm="connectors-proxy""#;
+pub(crate) const WWW_AUTHENTICATE_CHALLENGE: &str = r#"Basic realm="connectors-proxy""#;
 /// The challenge sent with `407` in forward mode.
-pub const PROXY_AUTHENTICATE_CHALLENGE: &str = r#"Basic realm="connectors-proxy""#;
+pub(crate) const PROXY_AUTHENTICATE_CHALLENGE: &str = r#"Basic realm="connectors-proxy""#;
 
 /// Why the proxy refused or failed a request; each kind maps to one status code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ impl Refusal {
     }
 
     /// The machine-readable word in the body's `error` field.
-    pub fn word(&self) -> &'static str {
+    pub(crate) fn word(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::ProxyUnauthenticated(_) => "proxy_authentication_required",

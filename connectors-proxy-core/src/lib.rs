@@ -6,20 +6,24 @@
 //!
 //! # How a request flows
 //!
-//! A [`catalog::Catalog`] says what connectors exist (a folder of manifests, the Kubernetes API,
-//! or memory); a [`review::Reviewer`] answers TokenReview and SubjectAccessReview (a static token
-//! file with RBAC manifests, or the API), behind [`review::CachedReviewer`]. Each step of a
-//! request is a Tower layer in [`layers`]: resolve the connector from the path or host, extract
-//! the client token (a class's Rego policy first, then Basic or Bearer), authenticate and
-//! authorize it, then look the connector up, sanitize the request, inject the tool's
-//! credentials, rewrite tool URLs in the response, and route to the tool through the pooled
-//! [`upstream::Upstream`] client. Steps pass state in request extensions, never globals;
-//! refusals are responses built by [`error::Refusal`].
+//! A [`Catalog`] says what connectors exist ([`FileCatalog`] reads a folder of manifests,
+//! [`KubeCatalog`] watches the Kubernetes API, [`MemoryCatalog`] is filled by your program); a
+//! [`Reviewer`] answers TokenReview and SubjectAccessReview ([`StaticReviewer`] from a token file
+//! and RBAC manifests, [`KubeReviewer`] through the API), usually behind a [`CachedReviewer`].
+//! Each step of a request is a Tower layer in [`layers`]: resolve the connector from the path
+//! or host, extract the client token (a class's Rego policy first, then Basic or Bearer),
+//! authenticate and authorize it, then look the connector up, sanitize the request, inject the
+//! tool's credentials, rewrite tool URLs in the response, and route to the tool through the
+//! pooled [`Upstream`] client. Steps pass state in request extensions ([`Authorized`],
+//! [`Destination`], [`Identity`], …; the table in [`layers`] says which step reads and writes
+//! which), never globals; refusals are responses built by [`Refusal`].
 //!
-//! [`builder::ProxyBuilder`] assembles the standard reverse and forward stacks and lets you add
-//! layers before authorization, after injection and around the upstream; [`runtime`] binds the
-//! proxy and admin listeners and runs them until a shutdown signal. [`forward`], [`connect`] and
-//! [`tls`] hold the forward-proxy pieces, [`rego`] the class policies.
+//! [`ProxyBuilder`] assembles the standard reverse and forward stacks from a [`StackConfig`]
+//! and lets you add layers before authorization, after injection and around the upstream;
+//! [`Router`] puts them behind one listener and [`serve`] runs it. [`runtime`] binds the proxy
+//! and admin listeners of a complete program and runs them until a shutdown signal; [`tls`]
+//! mints the certificates for intercepting `CONNECT`, [`rego`] compiles and runs the classes'
+//! policies.
 //!
 //! # Example
 //!
@@ -28,13 +32,12 @@
 //! ```no_run
 //! use std::sync::Arc;
 //!
-//! use connectors_proxy_core::builder::ProxyBuilder;
-//! use connectors_proxy_core::catalog::MemoryCatalog;
-//! use connectors_proxy_core::metrics::Metrics;
-//! use connectors_proxy_core::proxy::StackConfig;
-//! use connectors_proxy_core::review::{RbacRules, StaticReviewer, TokenTable};
-//! use connectors_proxy_core::server::{ServerSettings, serve};
-//! use connectors_proxy_core::upstream::{Upstream, UpstreamSettings, tls_config};
+//! use connectors_proxy_core::review::{RbacRules, TokenTable};
+//! use connectors_proxy_core::upstream::tls_config;
+//! use connectors_proxy_core::{
+//!     MemoryCatalog, Metrics, ProxyBuilder, ServerSettings, StackConfig, StaticReviewer,
+//!     Upstream, UpstreamSettings, serve,
+//! };
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let catalog = Arc::new(MemoryCatalog::new()); // insert ConnectorEntry values as needed
@@ -49,6 +52,17 @@
 //! # }
 //! ```
 //!
+//! # A proxy for your own ConnectorClass
+//!
+//! A class whose tool wants something other than `Authorization` from a Secret needs one step
+//! of its own: a function `fn(Request) -> Result<Request, Refusal>` wrapped in a [`StepLayer`]
+//! (or a type implementing [`Step`], or [`AsyncStep`] when it must await). It finds the
+//! connector in the request's [`Authorized`] extension and its Secret with
+//! [`ConnectorEntry::secret`]. Put it where the standard stack injects: compose the layers of
+//! [`layers`] with `tower::ServiceBuilder`, as `examples/hmac_proxy.rs` in the repository does
+//! for a tool that wants HMAC-signed requests. A step that only adds to the standard
+//! credentials goes in [`ProxyBuilder::after_injection`].
+//!
 //! `examples/` in the repository has complete programs: embedding, a custom layer on the stock
 //! stack, and a custom ConnectorClass proxy.
 
@@ -58,10 +72,10 @@ pub mod body;
 pub mod builder;
 pub mod catalog;
 pub mod cli;
-pub mod connect;
+pub(crate) mod connect;
 pub mod credentials;
 pub mod error;
-pub mod forward;
+pub(crate) mod forward;
 pub mod layers;
 pub mod metrics;
 pub mod model;
@@ -73,3 +87,23 @@ pub mod secret;
 pub mod server;
 pub mod tls;
 pub mod upstream;
+
+pub use address::Address;
+pub use body::{Body, Request, Response};
+pub use builder::ProxyBuilder;
+pub use catalog::{
+    Catalog, ClassEntry, ConnectorEntry, Credentials, FileCatalog, KubeCatalog, MemoryCatalog,
+    SecretData,
+};
+pub use error::Refusal;
+pub use layers::step::{AsyncStep, Step, StepLayer};
+pub use layers::{Authorized, Destination, Mode};
+pub use metrics::Metrics;
+pub use proxy::{ProxyStack, Router, StackConfig};
+pub use review::{
+    AccessCheck, Authentication, CachedReviewer, Identity, KubeReviewer, ReviewError, Reviewer,
+    StaticReviewer, UserInfo,
+};
+pub use secret::{ClientToken, SecretString};
+pub use server::{ServerSettings, serve};
+pub use upstream::{Upstream, UpstreamSettings};

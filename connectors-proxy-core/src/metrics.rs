@@ -83,21 +83,21 @@ impl Metrics {
     }
 
     /// Counts one answered request.
-    pub fn record_request(&self, mode: &'static str, status: u16) {
+    pub(crate) fn record_request(&self, mode: &'static str, status: u16) {
         self.requests
             .get_or_create(&RequestLabels { mode, status })
             .inc();
     }
 
     /// Records how long the tool took to send response headers.
-    pub fn observe_upstream(&self, mode: &'static str, seconds: f64) {
+    pub(crate) fn observe_upstream(&self, mode: &'static str, seconds: f64) {
         self.upstream_seconds
             .get_or_create(&ModeLabels { mode })
             .observe(seconds);
     }
 
     /// Counts one review cache lookup; `review` is `authentication` or `authorization`.
-    pub fn record_review_cache(&self, review: &'static str, hit: bool) {
+    pub(crate) fn record_review_cache(&self, review: &'static str, hit: bool) {
         let result = if hit { "hit" } else { "miss" };
         self.review_cache
             .get_or_create(&CacheLabels { review, result })

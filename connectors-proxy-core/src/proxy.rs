@@ -92,7 +92,7 @@ where
 }
 
 /// The forward-mode policy of `config`.
-pub fn forward_policy(config: &StackConfig) -> ForwardPolicy {
+pub(crate) fn forward_policy(config: &StackConfig) -> ForwardPolicy {
     ForwardPolicy::new(
         config.catalog.clone(),
         AuthorizeLayer::new(config.reviewer.clone(), config.require_proxy_permission),
@@ -127,7 +127,7 @@ impl Router {
 
     /// Builds the router from its stacks: reverse, forward (absolute-form requests; refused when
     /// `None`) and `CONNECT` (refused when `None`).
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         reverse: ProxyStack,
         forward: Option<ProxyStack>,
         connect: Option<ConnectHandler>,
@@ -152,7 +152,7 @@ impl Router {
 
 /// Whether an HTTP/1 request is in absolute form (`GET http://host/path`), as sent to a
 /// forward proxy.
-pub fn is_absolute_form(req: &Request) -> bool {
+pub(crate) fn is_absolute_form(req: &Request) -> bool {
     req.version() <= Version::HTTP_11 && req.uri().scheme().is_some()
 }
 

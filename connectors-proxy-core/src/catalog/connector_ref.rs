@@ -60,13 +60,13 @@ impl fmt::Display for ConnectorRef {
 
 /// Whether `s` is a DNS-1123 label: at most 63 lowercase letters, digits and `-`, starting and
 /// ending with a letter or digit. Namespaces are labels.
-pub fn is_dns1123_label(s: &str) -> bool {
+fn is_dns1123_label(s: &str) -> bool {
     s.len() <= 63 && is_label_text(s)
 }
 
 /// Whether `s` is a DNS-1123 subdomain: at most 253 characters of `.`-separated labels.
 /// Most object names, connectors included, are subdomains.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
+fn is_dns1123_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(is_label_text)
 }
 

@@ -14,20 +14,18 @@ use crate::model::AuthType;
 use crate::rego::Policy;
 use crate::secret::SecretString;
 
-pub mod connector_ref;
+mod connector_ref;
 pub mod file;
-pub mod kube;
-pub mod memory;
-pub mod policies;
-pub mod snapshot;
+mod kube;
+mod memory;
+pub(crate) mod policies;
+pub(crate) mod snapshot;
 
+pub(crate) use self::kube::describe_error;
 pub use self::kube::{KubeCatalog, KubeCatalogSettings};
-pub use connector_ref::{
-    ConnectorRef, InvalidConnectorRef, is_dns1123_label, is_dns1123_subdomain,
-};
+pub use connector_ref::{ConnectorRef, InvalidConnectorRef};
 pub use file::FileCatalog;
 pub use memory::MemoryCatalog;
-pub use snapshot::{Objects, Snapshot};
 
 /// A connector as the proxy uses it: parsed addresses, its class and its credentials.
 #[derive(Debug)]
@@ -47,6 +45,33 @@ pub struct ConnectorEntry {
 }
 
 impl ConnectorEntry {
+    /// A connector at `address` with no extension addresses, such as a custom proxy or a test
+    /// puts into a [`MemoryCatalog`].
+    pub fn new(
+        namespace: &str,
+        name: &str,
+        address: Address,
+        class: Arc<ClassEntry>,
+        credentials: Credentials,
+    ) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            address,
+            extensions: Vec::new(),
+            class,
+            credentials,
+        }
+    }
+
+    /// The Secret the connector's credentials come from, when it has a usable one.
+    pub fn secret(&self) -> Option<&SecretData> {
+        match &self.credentials {
+            Credentials::Secret { secret, .. } => Some(secret),
+            Credentials::None | Credentials::Broken(_) => None,
+        }
+    }
+
     /// `spec.address` followed by every extension address.
     pub fn addresses(&self) -> impl Iterator<Item = &Address> {
         std::iter::once(&self.address).chain(self.extensions.iter().map(|(_, a)| a))
@@ -73,6 +98,18 @@ pub struct ClassEntry {
     pub generators: BTreeMap<String, Policy>,
     /// Why a policy of the class does not compile; its connectors are refused with `500`.
     pub problem: Option<String>,
+}
+
+impl ClassEntry {
+    /// A class with a proxy and no auth types or policies: the class of a custom proxy that
+    /// brings its own credential step.
+    pub fn proxied(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.to_owned(),
+            proxied: true,
+            ..Self::default()
+        })
+    }
 }
 
 /// The tool credentials of a connector.
@@ -102,7 +139,33 @@ pub struct SecretData {
     pub data: BTreeMap<String, SecretString>,
 }
 
+impl Credentials {
+    /// Credentials of auth type `auth_type` from `secret`.
+    pub fn secret(auth_type: &str, secret: SecretData) -> Self {
+        Self::Secret {
+            auth_type: auth_type.to_owned(),
+            secret: Arc::new(secret),
+        }
+    }
+}
+
 impl SecretData {
+    /// A Secret named `name` of type `type_` holding `data`.
+    pub fn new<'a>(
+        name: &str,
+        type_: &str,
+        data: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            type_: type_.to_owned(),
+            data: data
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), SecretString::new(value)))
+                .collect(),
+        }
+    }
+
     /// The value of one key.
     pub fn get(&self, key: &str) -> Option<&SecretString> {
         self.data.get(key)

@@ -20,7 +20,7 @@ static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
 
 /// The compiled policies of one class, and what prevented any of them from compiling.
 #[derive(Debug, Default)]
-pub struct ClassPolicies {
+pub(crate) struct ClassPolicies {
     /// The compiled `authExtractor`, when the class has one.
     pub extractor: Option<Policy>,
     /// The compiled generators, by auth type name.
@@ -30,7 +30,7 @@ pub struct ClassPolicies {
 }
 
 /// Compiles every Rego policy of `class`; a policy that fails is left out and reported.
-pub fn compile_class(class: &ConnectorClass) -> ClassPolicies {
+pub(crate) fn compile_class(class: &ConnectorClass) -> ClassPolicies {
     let mut policies = ClassPolicies::default();
     let extractor = class
         .spec

@@ -18,7 +18,7 @@ use crate::model::{Connector, ConnectorAuth, ConnectorClass};
 use crate::secret::SecretString;
 
 /// The namespace of a namespaced object whose manifest names none, as `kubectl apply` does.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// The keys each well-known Secret type must hold; other types are used as they are.
 const REQUIRED_KEYS: &[(&str, &[&str])] = &[
@@ -32,7 +32,7 @@ const REQUIRED_KEYS: &[(&str, &[&str])] = &[
 
 /// The raw objects a [`Snapshot`] is built from.
 #[derive(Debug, Clone, Default)]
-pub struct Objects {
+pub(crate) struct Objects {
     /// Connectors, from any namespace.
     pub connectors: Vec<Connector>,
     /// ConnectorClasses (cluster-scoped).
@@ -57,17 +57,17 @@ impl fmt::Display for Problem {
 }
 
 /// A connector ready to serve, or why it cannot be used.
-pub type Lookup = Result<Arc<ConnectorEntry>, String>;
+pub(crate) type Lookup = Result<Arc<ConnectorEntry>, String>;
 
 /// Every connector of a set of [`Objects`], prepared for lookup by namespace and name.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     by_namespace: HashMap<String, HashMap<String, Lookup>>,
 }
 
 impl Snapshot {
     /// Prepares every connector in `objects` and reports what is wrong with any object.
-    pub fn build(objects: &Objects) -> (Self, Vec<Problem>) {
+    pub(crate) fn build(objects: &Objects) -> (Self, Vec<Problem>) {
         let mut builder = Builder::new(objects);
         let mut by_namespace: HashMap<String, HashMap<String, Lookup>> = HashMap::new();
         for connector in &objects.connectors {
@@ -107,7 +107,7 @@ impl Snapshot {
     }
 
     /// The connector `namespace/name`: `None` when there is none, `Unusable` when it is broken.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         namespace: &str,
         name: &str,
@@ -123,7 +123,7 @@ impl Snapshot {
     }
 
     /// Every usable connector, in no particular order.
-    pub fn entries(&self) -> impl Iterator<Item = &Arc<ConnectorEntry>> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Arc<ConnectorEntry>> {
         self.by_namespace
             .values()
             .flat_map(HashMap::values)
@@ -131,13 +131,8 @@ impl Snapshot {
     }
 
     /// How many connectors the snapshot holds, usable or not.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_namespace.values().map(HashMap::len).sum()
-    }
-
-    /// Whether the snapshot holds no connector at all.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -219,7 +214,7 @@ impl<'a> Builder<'a> {
 ///
 /// A policy that does not compile sets [`ClassEntry::problem`] instead of failing: requests
 /// for the class's connectors are then refused, and other classes are unaffected.
-pub fn class_entry(name: &str, class: &ConnectorClass) -> ClassEntry {
+pub(crate) fn class_entry(name: &str, class: &ConnectorClass) -> ClassEntry {
     let policies = compile_class(class);
     ClassEntry {
         name: name.to_owned(),
@@ -243,7 +238,7 @@ pub fn class_entry(name: &str, class: &ConnectorClass) -> ClassEntry {
 /// decoded Secret the connector references (see [`decode_secret`]); it is called at most once,
 /// and only when the connector references a Secret of its own namespace. What the operator
 /// should hear about, including the returned reason, is added to `problems`.
-pub fn build_entry(
+pub(crate) fn build_entry(
     namespace: &str,
     name: &str,
     connector: &Connector,
@@ -351,7 +346,7 @@ fn credentials(
 
 /// The name of the Secret a connector in `namespace` uses: its `spec.auth.secretRef`, unless
 /// that points at another namespace.
-pub fn referenced_secret<'c>(namespace: &str, auth: &'c ConnectorAuth) -> Option<&'c str> {
+pub(crate) fn referenced_secret<'c>(namespace: &str, auth: &'c ConnectorAuth) -> Option<&'c str> {
     let secret_ref = auth.secret_ref.as_ref()?;
     match secret_ref.namespace.as_deref() {
         Some(other) if !other.is_empty() && other != namespace => None,
@@ -362,7 +357,7 @@ pub fn referenced_secret<'c>(namespace: &str, auth: &'c ConnectorAuth) -> Option
 /// The Secret `namespace/name` (`None` when it does not exist) as a connector uses it: `data`
 /// (already base64-decoded) with `stringData` merged over it, checked for the keys its type
 /// requires. Values that are not UTF-8 are dropped and added to `problems`.
-pub fn decode_secret(
+pub(crate) fn decode_secret(
     namespace: &str,
     name: &str,
     secret: Option<&Secret>,

@@ -11,7 +11,7 @@ use crate::secret::ClientToken;
 
 /// What a forward-proxy client presented: the connectors it wants and its token.
 #[derive(Clone, Debug)]
-pub struct ProxyCredentials {
+pub(crate) struct ProxyCredentials {
     /// The connectors listed in the username, in the client's order, without duplicates.
     pub connectors: Vec<ConnectorRef>,
     /// The client's ServiceAccount token.
@@ -23,7 +23,7 @@ pub struct ProxyCredentials {
 /// Messages describe the problem only: they never repeat the header, the username or the
 /// token, since a client may have put its token in the wrong place.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ProxyAuthError {
+pub(crate) enum ProxyAuthError {
     /// The value is not `Basic <credentials>`.
     #[error("Proxy-Authorization must use the Basic scheme")]
     NotBasic,
@@ -56,7 +56,7 @@ pub enum ProxyAuthError {
 ///
 /// The scheme name is case-insensitive, the credentials are split on the first `:` (tokens may
 /// contain `:`), and the username is percent-decoded and then split on `,`.
-pub fn parse_proxy_authorization(
+pub(crate) fn parse_proxy_authorization(
     value: &http::HeaderValue,
 ) -> Result<ProxyCredentials, ProxyAuthError> {
     let decoded = decode_basic_text(value).map_err(|error| match error {

@@ -4,12 +4,10 @@
 //! Everything here is pure: parsing and matching only, no I/O. The forward-proxy service
 //! calls these functions and turns their errors into `400` or `407` responses.
 
-pub mod credentials;
-pub mod target;
+mod credentials;
+mod target;
 
-pub use crate::catalog::{ConnectorRef, InvalidConnectorRef};
-pub use credentials::{ProxyAuthError, ProxyCredentials, parse_proxy_authorization};
-pub use target::{
-    AbsoluteTarget, ConnectTarget, TargetError, best_match, host_matches, origin_of_absolute,
-    parse_authority_form,
+pub(crate) use credentials::parse_proxy_authorization;
+pub(crate) use target::{
+    ConnectTarget, best_match, host_matches, origin_of_absolute, parse_authority_form,
 };

@@ -12,7 +12,7 @@ use crate::catalog::ConnectorEntry;
 
 /// Why a request target was refused (answered with `400`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     /// A `CONNECT` authority without a port.
     #[error("CONNECT target must be host:port")]
     MissingPort,
@@ -35,7 +35,7 @@ pub enum TargetError {
 
 /// The host and port of a `CONNECT` request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConnectTarget {
+pub(crate) struct ConnectTarget {
     /// The host as [`canonical_host`] normalises it (IPv6 keeps its brackets).
     pub host: String,
     /// The port.
@@ -44,14 +44,14 @@ pub struct ConnectTarget {
 
 impl ConnectTarget {
     /// The origin of the HTTPS traffic expected inside the tunnel.
-    pub fn https_origin(&self) -> Origin {
+    pub(crate) fn https_origin(&self) -> Origin {
         Origin::new(Scheme::Https, &self.host, Some(self.port))
     }
 }
 
 /// The parts of an absolute-form request URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AbsoluteTarget {
+pub(crate) struct AbsoluteTarget {
     /// Scheme, host and port.
     pub origin: Origin,
     /// The raw path, `/` when the URI has none.
@@ -61,7 +61,7 @@ pub struct AbsoluteTarget {
 }
 
 /// Parses the authority form of a `CONNECT` request target: `host:port` or `[v6]:port`.
-pub fn parse_authority_form(authority: &str) -> Result<ConnectTarget, TargetError> {
+pub(crate) fn parse_authority_form(authority: &str) -> Result<ConnectTarget, TargetError> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (inner, after) = rest.split_once(']').ok_or(TargetError::InvalidHost)?;
         inner
@@ -86,7 +86,7 @@ pub fn parse_authority_form(authority: &str) -> Result<ConnectTarget, TargetErro
 }
 
 /// Splits an absolute-form request URI into origin, raw path and raw query.
-pub fn origin_of_absolute(uri: &http::Uri) -> Result<AbsoluteTarget, TargetError> {
+pub(crate) fn origin_of_absolute(uri: &http::Uri) -> Result<AbsoluteTarget, TargetError> {
     let scheme = uri
         .scheme_str()
         .and_then(Scheme::parse)
@@ -113,7 +113,7 @@ pub fn origin_of_absolute(uri: &http::Uri) -> Result<AbsoluteTarget, TargetError
 ///
 /// Every address of every candidate (`spec.address`, then extensions) is considered; the
 /// longest matching path prefix wins, and among equally long ones the earliest candidate.
-pub fn best_match<'a>(
+pub(crate) fn best_match<'a>(
     candidates: &'a [Arc<ConnectorEntry>],
     origin: &Origin,
     path: &str,
@@ -131,7 +131,7 @@ pub fn best_match<'a>(
 }
 
 /// Whether any address of any candidate has this origin: a `CONNECT` to it is intercepted.
-pub fn host_matches(candidates: &[Arc<ConnectorEntry>], origin: &Origin) -> bool {
+pub(crate) fn host_matches(candidates: &[Arc<ConnectorEntry>], origin: &Origin) -> bool {
     candidates
         .iter()
         .flat_map(|entry| entry.addresses())

@@ -2,7 +2,6 @@
 //! connectors: in that order, so an unauthenticated client learns nothing.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tracing::debug;
 
@@ -10,7 +9,8 @@ use crate::body::Request;
 use crate::catalog::CatalogError;
 use crate::error::Refusal;
 use crate::layers::resolve::ReverseTarget;
-use crate::layers::{Authorized, Destination, ProxyService, ResponseFuture, take_ready};
+use crate::layers::step::{AsyncStep, AsyncStepService};
+use crate::layers::{Authorized, Destination};
 use crate::review::{AccessCheck, Authentication, Identity, ReviewError, Reviewer};
 use crate::secret::ClientToken;
 
@@ -83,38 +83,16 @@ impl<S> tower::Layer<S> for AuthorizeLayer {
     type Service = Authorize<S>;
 
     fn layer(&self, inner: S) -> Authorize<S> {
-        Authorize {
-            inner,
-            layer: self.clone(),
-        }
+        AsyncStepService::new(self.clone(), inner)
     }
 }
 
 /// Service that reviews reverse requests; see [`AuthorizeLayer`].
-#[derive(Clone)]
-pub struct Authorize<S> {
-    inner: S,
-    layer: AuthorizeLayer,
-}
+pub type Authorize<S> = AsyncStepService<AuthorizeLayer, S>;
 
-impl<S: ProxyService> tower::Service<Request> for Authorize<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> ResponseFuture {
-        let mut inner = take_ready(&mut self.inner);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            match authorize_reverse(&layer, req).await {
-                Ok(req) => inner.call(req).await,
-                Err(refusal) => Ok(refusal.into_response()),
-            }
-        })
+impl AsyncStep for AuthorizeLayer {
+    async fn apply(&self, req: Request) -> Result<Request, Refusal> {
+        authorize_reverse(self, req).await
     }
 }
 

@@ -7,7 +7,6 @@
 //! allowed to use at least one listed connector.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::header::PROXY_AUTHORIZATION;
 use tracing::Span;
@@ -18,7 +17,8 @@ use crate::catalog::{Catalog, ConnectorEntry, ConnectorRef};
 use crate::error::Refusal;
 use crate::forward::{best_match, origin_of_absolute, parse_proxy_authorization};
 use crate::layers::authorize::AuthorizeLayer;
-use crate::layers::{Authorized, Destination, ProxyService, ResponseFuture, take_ready};
+use crate::layers::step::{AsyncStep, AsyncStepService};
+use crate::layers::{Authorized, Destination};
 use crate::review::Identity;
 
 /// What to do with requests whose target is none of the listed connectors' addresses.
@@ -33,7 +33,7 @@ pub enum NonTargets {
 
 /// An authenticated forward-proxy client and the connectors it listed.
 #[derive(Debug, Clone)]
-pub struct ForwardClient {
+pub(crate) struct ForwardClient {
     /// Who the client is.
     pub identity: Identity,
     /// The connectors named in `Proxy-Authorization`, in order.
@@ -58,7 +58,7 @@ impl std::fmt::Debug for ForwardPolicy {
 
 /// What a forward request is allowed to do.
 #[derive(Debug)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The target belongs to this connector: inject its credentials.
     Inject(Arc<ConnectorEntry>),
     /// Not a target of any listed connector: forward without credentials.
@@ -80,7 +80,10 @@ impl ForwardPolicy {
     }
 
     /// Authenticates the `Proxy-Authorization` in `headers` (`407` when missing or invalid).
-    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<ForwardClient, Refusal> {
+    pub(crate) async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<ForwardClient, Refusal> {
         let missing = || {
             Refusal::ProxyUnauthenticated(
                 "Proxy credentials are required: user <namespace>/<connector>, password a ServiceAccount token."
@@ -99,7 +102,7 @@ impl ForwardPolicy {
     }
 
     /// Decides what a request to `origin` and raw `path` gets.
-    pub async fn decide(
+    pub(crate) async fn decide(
         &self,
         client: &ForwardClient,
         origin: &Origin,
@@ -124,7 +127,7 @@ impl ForwardPolicy {
 
     /// Whether a `CONNECT` to `origin` should be intercepted: some listed connector has an
     /// address there. Also refuses clients that may use none of the listed connectors.
-    pub async fn intercepts(
+    pub(crate) async fn intercepts(
         &self,
         client: &ForwardClient,
         origin: &Origin,
@@ -207,7 +210,7 @@ impl ForwardPolicy {
 
     /// Authenticates (unless a tunnel already did) and authorizes one forward request, adding
     /// its [`Destination`] and, for targets, the [`Authorized`] connector.
-    pub async fn admit(&self, mut req: Request) -> Result<Request, Refusal> {
+    pub(crate) async fn admit(&self, mut req: Request) -> Result<Request, Refusal> {
         let client = match req.extensions_mut().remove::<ForwardClient>() {
             Some(client) => client,
             None => self.authenticate(req.headers()).await?,
@@ -253,37 +256,15 @@ impl<S> tower::Layer<S> for ForwardLayer {
     type Service = Forward<S>;
 
     fn layer(&self, inner: S) -> Forward<S> {
-        Forward {
-            inner,
-            policy: self.policy.clone(),
-        }
+        AsyncStepService::new(self.policy.clone(), inner)
     }
 }
 
 /// Service that admits forward requests; see [`ForwardLayer`].
-#[derive(Debug, Clone)]
-pub struct Forward<S> {
-    inner: S,
-    policy: ForwardPolicy,
-}
+pub type Forward<S> = AsyncStepService<ForwardPolicy, S>;
 
-impl<S: ProxyService> tower::Service<Request> for Forward<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> ResponseFuture {
-        let mut inner = take_ready(&mut self.inner);
-        let policy = self.policy.clone();
-        Box::pin(async move {
-            match policy.admit(req).await {
-                Ok(req) => inner.call(req).await,
-                Err(refusal) => Ok(refusal.into_response()),
-            }
-        })
+impl AsyncStep for ForwardPolicy {
+    async fn apply(&self, req: Request) -> Result<Request, Refusal> {
+        self.admit(req).await
     }
 }

@@ -12,7 +12,7 @@ use http_body::{Frame, SizeHint};
 
 use crate::body::{Body, BoxError, Request};
 use crate::error::Refusal;
-use crate::layers::{ProxyService, StepFuture, pass, refuse};
+use crate::layers::step::{Step, StepService};
 
 /// Layer that refuses request bodies larger than a limit.
 #[derive(Debug, Clone, Copy)]
@@ -31,48 +31,28 @@ impl<S> tower::Layer<S> for BodyLimitLayer {
     type Service = BodyLimit<S>;
 
     fn layer(&self, inner: S) -> BodyLimit<S> {
-        BodyLimit {
-            inner,
-            max: self.max,
-        }
+        StepService::new(*self, inner)
     }
 }
 
 /// Service that refuses oversized request bodies; see [`BodyLimitLayer`].
-#[derive(Debug, Clone)]
-pub struct BodyLimit<S> {
-    inner: S,
-    max: u64,
-}
+pub type BodyLimit<S> = StepService<BodyLimitLayer, S>;
 
-impl<S: ProxyService> tower::Service<Request> for BodyLimit<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = StepFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
+impl Step for BodyLimitLayer {
+    fn apply(&self, req: Request) -> Result<Request, Refusal> {
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max) {
-            return refuse(Refusal::PayloadTooLarge(format!(
+            return Err(Refusal::PayloadTooLarge(format!(
                 "The request body is larger than the proxy's limit of {} bytes.",
                 self.max
             )));
         }
-        let max = self.max;
-        pass(self.inner.call(req.map(|body| {
-            Body::new(Limited {
-                inner: body,
-                left: max,
-            })
-        })))
+        let left = self.max;
+        Ok(req.map(|inner| Body::new(Limited { inner, left })))
     }
 }
 
@@ -115,6 +95,7 @@ impl http_body::Body for Limited {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::ProxyService;
     use http_body_util::BodyExt;
     use tower::{Layer, ServiceExt};
 

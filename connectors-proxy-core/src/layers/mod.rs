@@ -1,15 +1,34 @@
 //! The proxy's steps as Tower layers, each usable on its own.
 //!
-//! A request passes, outermost first: [`observe`] (metrics and a span), [`resolve`] (which
-//! connector), [`rego_extract`] (the client token by the class's Rego policy), [`extract`]
-//! (the client token by Basic/Bearer), [`authorize`] (token review, access review, and
-//! the connector lookup), [`sanitize`] (client credentials and hop-by-hop headers out),
-//! [`inject`] (tool credentials in), [`rewrite`] (tool URLs in responses back to proxy URLs),
-//! [`route`] (the upstream URI), and finally the [`crate::upstream`] client. State passes
-//! between steps in request extensions, never in globals.
+//! A request passes, outermost first: [`observe`] (metrics and a span), [`limit`] (optional
+//! body cap), [`resolve`] (which connector), [`rego_extract`] (the client token by the class's
+//! Rego policy), [`extract`] (the client token by Basic/Bearer), [`authorize`] (token review,
+//! access review, and the connector lookup), [`sanitize`] (client credentials and hop-by-hop
+//! headers out), [`inject`] (tool credentials in), [`rewrite`] (tool URLs in responses back to
+//! proxy URLs), [`route`] (the upstream URI), and finally the [`crate::upstream`] client.
+//! Forward-mode stacks use [`forward`] in place of resolve, extract and authorize.
+//!
+//! State passes between steps in request extensions, never in globals:
+//!
+//! | layer | constructor | reads | writes |
+//! |---|---|---|---|
+//! | [`observe::ObserveLayer`] | `new(metrics, mode)` | | [`Mode`] |
+//! | [`limit::BodyLimitLayer`] | `new(max_bytes)` | | |
+//! | [`resolve::ResolveLayer`] | `new(catalog, cluster_domain)` | | [`resolve::ReverseTarget`] |
+//! | [`rego_extract::RegoExtractLayer`] | `new(body_limit)` | `ReverseTarget` | [`ClientToken`](crate::secret::ClientToken), [`extract::TokenSource`] |
+//! | [`extract::ExtractLayer`] | unit value | `ClientToken` | `ClientToken`, `TokenSource` |
+//! | [`authorize::AuthorizeLayer`] | `new(reviewer, require_proxy_permission)` | `ClientToken` (removed), `ReverseTarget` | [`Identity`](crate::review::Identity), [`Destination`], [`Authorized`] |
+//! | [`forward::ForwardLayer`] | `new(policy)` | | `Identity`, `Destination`, `Authorized` (connector targets only) |
+//! | [`sanitize::SanitizeLayer`] | unit value | `TokenSource`, `Destination` | `Destination` (token query parameter removed) |
+//! | [`inject::InjectLayer`] | `new(body_limit)` | `Authorized`, `Destination` | `Destination` (generated query) |
+//! | [`rewrite::RewriteLayer`] | `default()` | `ReverseTarget`, `Authorized` | |
+//! | [`route::RouteLayer`] | unit value | `Destination` | |
+//! | [`crate::upstream::Upstream`] | `new(tls, settings, metrics)` | `Mode` | |
 //!
 //! Every service here has `Error = Infallible`: refusals are responses built by
-//! [`crate::error::Refusal`].
+//! [`crate::error::Refusal`]. A step of your own is a function
+//! `fn(Request) -> Result<Request, Refusal>` in a [`step::StepLayer`], or a type implementing
+//! [`step::Step`] or [`step::AsyncStep`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,6 +50,7 @@ pub mod resolve;
 pub mod rewrite;
 pub mod route;
 pub mod sanitize;
+pub mod step;
 
 /// The future returned by the asynchronous services in this module.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;

@@ -6,12 +6,11 @@
 //! client is authenticated, so unauthenticated clients learn nothing about what exists.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use crate::body::Request;
 use crate::catalog::{Catalog, CatalogError, ConnectorEntry, ConnectorRef};
 use crate::error::Refusal;
-use crate::layers::{ProxyService, ResponseFuture, take_ready};
+use crate::layers::step::{AsyncStep, AsyncStepService};
 
 /// A reverse request's connector, as addressed and as found in the catalog.
 #[derive(Debug, Clone)]
@@ -134,60 +133,40 @@ impl<S> tower::Layer<S> for ResolveLayer {
     type Service = Resolve<S>;
 
     fn layer(&self, inner: S) -> Resolve<S> {
-        Resolve {
-            inner,
-            layer: self.clone(),
-        }
+        AsyncStepService::new(self.clone(), inner)
     }
 }
 
 /// Service that finds the connector of reverse requests; see [`ResolveLayer`].
-#[derive(Clone)]
-pub struct Resolve<S> {
-    inner: S,
-    layer: ResolveLayer,
-}
+pub type Resolve<S> = AsyncStepService<ResolveLayer, S>;
 
-impl<S: ProxyService> tower::Service<Request> for Resolve<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = ResponseFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> ResponseFuture {
-        let mut inner = take_ready(&mut self.inner);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            let host_form = request_authority(&req)
-                .and_then(|host| parse_host_form(host, &layer.cluster_domain));
-            let path = req.uri().path();
-            let (connector, rest, proxy_prefix) = match host_form {
-                Some(connector) => (connector, path.to_owned(), String::new()),
-                None => match (layer.path_parser)(path) {
-                    Some(found) => (found.connector, found.rest, found.proxy_prefix),
-                    None => {
-                        return Ok(Refusal::NotFound(
-                            "The request names no connector: use /namespaces/<namespace>/connectors/<name>/ or a c-<name>.<namespace> host.".into(),
-                        )
-                        .into_response());
-                    }
-                },
-            };
-            let lookup = layer
-                .catalog
-                .connector(&connector.namespace, &connector.name)
-                .await;
-            req.extensions_mut().insert(ReverseTarget {
-                connector,
-                rest,
-                proxy_prefix,
-                lookup,
-            });
-            inner.call(req).await
-        })
+impl AsyncStep for ResolveLayer {
+    async fn apply(&self, mut req: Request) -> Result<Request, Refusal> {
+        let host_form =
+            request_authority(&req).and_then(|host| parse_host_form(host, &self.cluster_domain));
+        let path = req.uri().path();
+        let (connector, rest, proxy_prefix) = match host_form {
+            Some(connector) => (connector, path.to_owned(), String::new()),
+            None => match (self.path_parser)(path) {
+                Some(found) => (found.connector, found.rest, found.proxy_prefix),
+                None => {
+                    return Err(Refusal::NotFound(
+                        "The request names no connector: use /namespaces/<namespace>/connectors/<name>/ or a c-<name>.<namespace> host.".into(),
+                    ));
+                }
+            },
+        };
+        let lookup = self
+            .catalog
+            .connector(&connector.namespace, &connector.name)
+            .await;
+        req.extensions_mut().insert(ReverseTarget {
+            connector,
+            rest,
+            proxy_prefix,
+            lookup,
+        });
+        Ok(req)
     }
 }
 

@@ -1,12 +1,11 @@
 //! Pointing the request at the tool: the upstream URI and `Host`.
 
-use std::task::{Context, Poll};
-
 use http::header::HOST;
 
 use crate::body::Request;
 use crate::error::Refusal;
-use crate::layers::{Destination, ProxyService, StepFuture, pass, refuse};
+use crate::layers::Destination;
+use crate::layers::step::{Step, StepService};
 
 /// Rewrites `req`'s URI to its [`Destination`]; `Host` is then set from the URI by the client.
 pub fn route(req: &mut Request) -> Result<(), Refusal> {
@@ -22,37 +21,24 @@ pub fn route(req: &mut Request) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Layer that sets the upstream URI from the request's [`Destination`].
-#[derive(Debug, Clone, Default)]
+/// Layer that sets the upstream URI from the request's [`Destination`] (see [`route`]).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RouteLayer;
 
 impl<S> tower::Layer<S> for RouteLayer {
     type Service = Route<S>;
 
     fn layer(&self, inner: S) -> Route<S> {
-        Route { inner }
+        StepService::new(*self, inner)
     }
 }
 
 /// Service that sets the upstream URI; see [`RouteLayer`].
-#[derive(Debug, Clone)]
-pub struct Route<S> {
-    inner: S,
-}
+pub type Route<S> = StepService<RouteLayer, S>;
 
-impl<S: ProxyService> tower::Service<Request> for Route<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = StepFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        match route(&mut req) {
-            Ok(()) => pass(self.inner.call(req)),
-            Err(refusal) => refuse(refusal),
-        }
+impl Step for RouteLayer {
+    fn apply(&self, mut req: Request) -> Result<Request, Refusal> {
+        route(&mut req)?;
+        Ok(req)
     }
 }

@@ -4,13 +4,13 @@
 //! it stripped. An upgrade request (`Connection: upgrade` with `Upgrade`) keeps exactly those
 //! two headers so WebSocket and SPDY handshakes reach the tool.
 
-use std::task::{Context, Poll};
-
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::body::Request;
+use crate::error::Refusal;
+use crate::layers::Destination;
 use crate::layers::extract::TokenSource;
-use crate::layers::{Destination, ProxyService};
+use crate::layers::step::{Step, StepService};
 use crate::rego;
 
 /// Hop-by-hop headers removed in both directions (RFC 9110 §7.6.1 and common practice).
@@ -26,7 +26,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Whether a message asks to switch protocols: `Connection` lists `upgrade` and `Upgrade` is set.
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
@@ -43,7 +43,7 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Removes hop-by-hop headers and every header named in `Connection`. With `keep_upgrade`
 /// and an upgrade message, `Connection: upgrade` and `Upgrade` survive.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let upgrade = keep_upgrade && is_upgrade(headers);
     let named: Vec<HeaderName> = connection_tokens(headers)
         .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
@@ -71,36 +71,26 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
-/// Layer that strips client credentials and hop-by-hop headers from requests.
-#[derive(Debug, Clone, Default)]
+/// Layer that strips client credentials and hop-by-hop headers from requests (see
+/// [`sanitize_request`]).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SanitizeLayer;
 
 impl<S> tower::Layer<S> for SanitizeLayer {
     type Service = Sanitize<S>;
 
     fn layer(&self, inner: S) -> Sanitize<S> {
-        Sanitize { inner }
+        StepService::new(*self, inner)
     }
 }
 
 /// Service that strips client credentials and hop-by-hop headers; see [`SanitizeLayer`].
-#[derive(Debug, Clone)]
-pub struct Sanitize<S> {
-    inner: S,
-}
+pub type Sanitize<S> = StepService<SanitizeLayer, S>;
 
-impl<S: ProxyService> tower::Service<Request> for Sanitize<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request) -> S::Future {
+impl Step for SanitizeLayer {
+    fn apply(&self, mut req: Request) -> Result<Request, Refusal> {
         sanitize_request(&mut req);
-        self.inner.call(req)
+        Ok(req)
     }
 }
 

@@ -14,7 +14,7 @@ use super::query;
 /// `Go`'s canonical MIME form of a header name: `private-token` becomes `Private-Token`.
 ///
 /// The first letter and every letter after a `-` are upper case, all others lower case.
-pub fn canonical_header_key(name: &str) -> String {
+pub(super) fn canonical_header_key(name: &str) -> String {
     let mut upper = true;
     name.chars()
         .map(|c| {

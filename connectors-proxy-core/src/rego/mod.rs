@@ -25,9 +25,8 @@ mod query;
 
 pub use extractor::{ExtractorInput, TokenSource, token_source};
 pub use generator::{Generated, GeneratorInput, Position, apply_to_parts, merge_json_body};
-pub use input::canonical_header_key;
 pub use policy::{Policy, PolicyKind};
-pub use query::{append_query_pairs, strip_query_param};
+pub use query::strip_query_param;
 
 /// Why a policy could not be compiled, evaluated or applied; no message carries an input value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

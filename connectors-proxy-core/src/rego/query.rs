@@ -59,7 +59,7 @@ pub fn strip_query_param(raw_query: &str, name: &str) -> String {
 }
 
 /// Appends `name=value` pairs, form-encoded, after the existing query text.
-pub fn append_query_pairs<'a>(
+pub(super) fn append_query_pairs<'a>(
     raw_query: &str,
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> String {

@@ -90,7 +90,7 @@ impl KubeReviewer {
             }
             Ok(Err(err)) => Err(ReviewError::Unavailable(format!(
                 "{what} failed: {}",
-                crate::catalog::kube::describe_error(&err)
+                crate::catalog::describe_error(&err)
             ))),
             Err(_) => Err(ReviewError::Unavailable(format!(
                 "{what} took longer than {CALL_TIMEOUT:?}"

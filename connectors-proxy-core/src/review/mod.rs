@@ -12,16 +12,15 @@ use async_trait::async_trait;
 
 use crate::secret::{ClientToken, TokenHash};
 
-pub mod cache;
-pub mod kube;
-pub mod rate_limit;
-pub mod rbac;
-pub mod static_reviewer;
-pub mod token_file;
+mod cache;
+mod kube;
+mod rate_limit;
+mod rbac;
+mod static_reviewer;
+mod token_file;
 
 pub use self::kube::{KubeReviewer, KubeReviewerSettings};
 pub use cache::{CacheSettings, CachedReviewer};
-pub use rate_limit::RateLimiter;
 pub use rbac::RbacRules;
 pub use static_reviewer::StaticReviewer;
 pub use token_file::{TokenFileError, TokenTable};

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 /// Allows `burst` calls at once, then `qps` per second; callers over the rate wait their turn.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(super) struct RateLimiter {
     qps: f64,
     burst: f64,
     bucket: Mutex<Bucket>,
@@ -23,7 +23,7 @@ struct Bucket {
 impl RateLimiter {
     /// A limiter with `burst` permits refilled at `qps` per second (both at least a small
     /// positive value).
-    pub fn new(qps: f64, burst: u32) -> Self {
+    pub(super) fn new(qps: f64, burst: u32) -> Self {
         let qps = if qps.is_finite() && qps > 0.0 {
             qps
         } else {
@@ -41,7 +41,7 @@ impl RateLimiter {
     }
 
     /// Waits until the caller may make one call.
-    pub async fn acquire(&self) {
+    pub(super) async fn acquire(&self) {
         let wait = {
             let mut bucket = self.bucket.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();

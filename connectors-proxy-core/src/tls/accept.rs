@@ -13,13 +13,11 @@ use crate::address::canonical_host;
 
 /// A client connection whose TLS handshake completed with a minted leaf.
 #[derive(Debug)]
-pub struct Intercepted<IO> {
+pub(crate) struct Intercepted<IO> {
     /// The decrypted stream.
-    pub stream: TlsStream<IO>,
+    pub(crate) stream: TlsStream<IO>,
     /// The server name the client sent, if any.
-    pub sni: Option<String>,
-    /// The negotiated ALPN protocol (`h2` or `http/1.1`), if any.
-    pub alpn: Option<Vec<u8>>,
+    pub(crate) sni: Option<String>,
 }
 
 impl<IO> Intercepted<IO> {
@@ -27,22 +25,21 @@ impl<IO> Intercepted<IO> {
     ///
     /// When this is false the client asked for another host than it tunnelled to, and no
     /// credentials may be injected into its requests.
-    pub fn sni_matches(&self, connect_host: &str) -> bool {
+    pub(crate) fn sni_matches(&self, connect_host: &str) -> bool {
         self.sni
             .as_deref()
             .is_none_or(|sni| canonical_host(sni) == canonical_host(connect_host))
-    }
-
-    /// Whether the client negotiated HTTP/2.
-    pub fn is_h2(&self) -> bool {
-        self.alpn.as_deref() == Some(b"h2")
     }
 }
 
 impl LeafCache {
     /// Runs the server side of the TLS handshake on `io`, presenting the leaf for
     /// `connect_host` (the host of the `CONNECT` request, as [`canonical_host`] gives it).
-    pub async fn accept<IO>(&self, io: IO, connect_host: &str) -> Result<Intercepted<IO>, TlsError>
+    pub(crate) async fn accept<IO>(
+        &self,
+        io: IO,
+        connect_host: &str,
+    ) -> Result<Intercepted<IO>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -56,8 +53,7 @@ impl LeafCache {
         let sni = start.client_hello().server_name().map(str::to_owned);
         let config = self.server_config(connect_host).await?;
         let stream = start.into_stream(config).await.map_err(handshake_failed)?;
-        let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-        Ok(Intercepted { stream, sni, alpn })
+        Ok(Intercepted { stream, sni })
     }
 }
 
@@ -117,7 +113,13 @@ mod tests {
         };
         let ((), accepted) = tokio::join!(client, server);
         let matches = accepted.sni_matches(connect_host);
-        (accepted.sni, matches, accepted.alpn)
+        let alpn = accepted
+            .stream
+            .get_ref()
+            .1
+            .alpn_protocol()
+            .map(<[u8]>::to_vec);
+        (accepted.sni, matches, alpn)
     }
 
     #[tokio::test]
@@ -215,7 +217,8 @@ mod tests {
         let accepted = accepted.unwrap();
         assert_eq!(accepted.sni.as_deref(), Some("other.test"));
         assert!(!accepted.sni_matches("example.test"));
-        assert!(!accepted.is_h2(), "the client offered no ALPN");
+        let alpn = accepted.stream.get_ref().1.alpn_protocol();
+        assert_eq!(alpn, None, "the client offered no ALPN");
     }
 
     #[tokio::test]
@@ -233,8 +236,8 @@ mod tests {
         );
         assert_eq!(first.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
         assert_eq!(cache.minted(), 1);
-        cache.certified_key("[::1]").await.unwrap();
-        cache.certified_key("0:0::1").await.unwrap();
+        cache.server_config("[::1]").await.unwrap();
+        cache.server_config("0:0::1").await.unwrap();
         assert_eq!(cache.minted(), 2, "IPv6 spellings share one leaf");
     }
 }

@@ -19,11 +19,11 @@ use time::{Duration, OffsetDateTime};
 use super::TlsError;
 
 /// The CA's common name when the proxy generates it.
-pub const GENERATED_CA_NAME: &str = "connectors-proxy CA";
+pub(super) const GENERATED_CA_NAME: &str = "connectors-proxy CA";
 /// The certificate file in the state directory.
-pub const CA_CERT_FILE: &str = "ca.crt";
+pub(super) const CA_CERT_FILE: &str = "ca.crt";
 /// The private key file in the state directory.
-pub const CA_KEY_FILE: &str = "ca.key";
+pub(super) const CA_KEY_FILE: &str = "ca.key";
 /// How long a generated CA is valid.
 const CA_VALIDITY: Duration = Duration::days(3650);
 

@@ -23,13 +23,13 @@ use super::{ALPN_PROTOCOLS, CertificateAuthority, TlsError, provider};
 use crate::address::canonical_host;
 
 /// How long a leaf is valid, counted from when it is minted.
-pub const LEAF_VALIDITY: Duration = Duration::days(7);
+pub(super) const LEAF_VALIDITY: Duration = Duration::days(7);
 /// How far `not_before` lies in the past.
 const BACKDATE: Duration = Duration::hours(1);
 /// How long before expiry a cached leaf is replaced.
-pub const RENEW_BEFORE: Duration = Duration::days(1);
+pub(super) const RENEW_BEFORE: Duration = Duration::days(1);
 /// How many hosts [`LeafCache::new`] keeps leaves for.
-pub const DEFAULT_CAPACITY: u64 = 10_000;
+pub(super) const DEFAULT_CAPACITY: u64 = 10_000;
 
 impl CertificateAuthority {
     /// Mints a leaf certificate for `host`, with the CA certificate after it in the chain.
@@ -87,16 +87,15 @@ pub(super) fn check_signing(ca: &CertificateAuthority) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// A minted leaf and the server configuration that presents it.
+/// The server configuration that presents a minted leaf.
 struct Leaf {
-    key: Arc<CertifiedKey>,
     config: Arc<ServerConfig>,
 }
 
 /// Leaf certificates and their server configurations, per host, minted once and reused.
 ///
 /// Concurrent requests for the same host wait for one mint. Entries are dropped
-/// [`RENEW_BEFORE`] ahead of expiry, and the least used hosts go first when the cache is full.
+/// a day ahead of expiry, and the least used hosts go first when the cache is full.
 pub struct LeafCache {
     ca: Arc<CertificateAuthority>,
     leaves: moka::future::Cache<String, Arc<Leaf>>,
@@ -104,7 +103,7 @@ pub struct LeafCache {
 }
 
 impl LeafCache {
-    /// A cache for up to [`DEFAULT_CAPACITY`] hosts.
+    /// A cache for up to 10 000 hosts.
     pub fn new(ca: Arc<CertificateAuthority>) -> Self {
         Self::with_capacity(ca, DEFAULT_CAPACITY)
     }
@@ -132,14 +131,9 @@ impl LeafCache {
         self.minted.load(Ordering::Relaxed)
     }
 
-    /// The leaf for `host`, minting it when there is none or it is near expiry.
-    pub async fn certified_key(&self, host: &str) -> Result<Arc<CertifiedKey>, TlsError> {
-        Ok(self.leaf(host).await?.key.clone())
-    }
-
-    /// A server configuration presenting the leaf for `host`, offering ALPN `h2` and
-    /// `http/1.1`.
-    pub async fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, TlsError> {
+    /// A server configuration presenting the leaf for `host` (minted when there is none or it
+    /// is near expiry), offering ALPN `h2` and `http/1.1`.
+    pub(crate) async fn server_config(&self, host: &str) -> Result<Arc<ServerConfig>, TlsError> {
         Ok(self.leaf(host).await?.config.clone())
     }
 
@@ -155,7 +149,6 @@ impl LeafCache {
             self.minted.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%host, "minted a leaf certificate");
             Ok::<_, TlsError>(Arc::new(Leaf {
-                key,
                 config: Arc::new(config),
             }))
         };

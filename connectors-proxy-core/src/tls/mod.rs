@@ -7,16 +7,15 @@
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-pub mod accept;
-pub mod ca;
-pub mod leaf;
+pub(crate) mod accept;
+mod ca;
+mod leaf;
 
-pub use accept::Intercepted;
 pub use ca::CertificateAuthority;
 pub use leaf::LeafCache;
 
 /// The ALPN protocols offered on both sides of an intercepted connection, preferred first.
-pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
+pub(crate) const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Why a TLS setup step failed.
 #[derive(Debug, thiserror::Error)]

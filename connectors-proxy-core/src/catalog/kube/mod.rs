@@ -29,7 +29,7 @@ use crate::model::{Connector, ConnectorClass};
 mod secrets;
 
 use secrets::SecretCache;
-pub use secrets::describe as describe_error;
+pub(crate) use secrets::describe as describe_error;
 
 /// How a [`KubeCatalog`] watches the cluster.
 #[derive(Debug, Clone)]

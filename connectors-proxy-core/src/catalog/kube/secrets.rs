@@ -101,7 +101,7 @@ impl SecretCache {
 }
 
 /// An API error as text that cannot carry Secret contents (decoding errors may quote values).
-pub fn describe(err: &kube::Error) -> String {
+pub(crate) fn describe(err: &kube::Error) -> String {
     match err {
         kube::Error::Api(status) => {
             format!("the API server answered {}: {}", status.code, status.reason)
