@@ -4,7 +4,7 @@
 //!
 //! The tool in this example accepts a request only when `X-Signature` is
 //! `hex(HMAC-SHA256(key, "<method>\n<path>\n<X-Timestamp>"))`, with the key from the connector's
-//! Secret. The proxy is core's standard reverse steps with the credential step swapped: instead
+//! Secret. The proxy is core's standard reverse stack with the credential step swapped: instead
 //! of injecting `Authorization` from the Secret, the `sign` step computes the signature. The
 //! program starts the tool and the proxy, sends a request with a client token, and prints the
 //! tool's verdict.
@@ -15,14 +15,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use connectors_proxy_core::layers::{
-    authorize::AuthorizeLayer, extract::ExtractLayer, observe::ObserveLayer, resolve::ResolveLayer,
-    route::RouteLayer, sanitize::SanitizeLayer,
-};
 use connectors_proxy_core::{
     AccessCheck, Address, Authentication, Authorized, Body, ClassEntry, ClientToken,
-    ConnectorEntry, Credentials, Identity, MemoryCatalog, Metrics, Mode, Refusal, Request,
-    Response, ReviewError, Reviewer, SecretData, ServerSettings, StepLayer, Upstream,
+    ConnectorEntry, Credentials, Identity, MemoryCatalog, Metrics, ProxyBuilder, Refusal, Request,
+    Response, ReviewError, Reviewer, SecretData, ServerSettings, StackConfig, StepLayer, Upstream,
     UpstreamSettings, UserInfo, serve, upstream::tls_config,
 };
 use hmac::{Hmac, Mac};
@@ -30,7 +26,6 @@ use http::HeaderValue;
 use http_body_util::BodyExt;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use sha2::Sha256;
-use tower::ServiceBuilder;
 
 /// `hex(HMAC-SHA256(key, "<method>\n<path>\n<timestamp>"))`.
 fn signature(key: &str, method: &str, path: &str, timestamp: &str) -> String {
@@ -126,18 +121,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         UpstreamSettings::default(),
         metrics.clone(),
     );
-    let proxy = start(
-        ServiceBuilder::new()
-            .layer(ObserveLayer::new(metrics, Mode::Reverse))
-            .layer(ResolveLayer::new(catalog, "cluster.local"))
-            .layer(ExtractLayer)
-            .layer(AuthorizeLayer::new(Arc::new(OneToken), false))
-            .layer(SanitizeLayer)
-            .layer(RouteLayer)
-            .layer(StepLayer::new(sign))
-            .service(upstream),
-    )
-    .await?;
+    // The standard reverse stack without its credential step; `sign` runs on routed requests.
+    let config = StackConfig::new(catalog, Arc::new(OneToken), upstream, metrics);
+    let builder = ProxyBuilder::new(config)
+        .without_injection()
+        .around_upstream(StepLayer::new(sign));
+    let proxy = start(builder.reverse()).await?;
 
     let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
     let request = http::Request::get(format!(

@@ -58,10 +58,12 @@
 //! of its own: a function `fn(Request) -> Result<Request, Refusal>` wrapped in a [`StepLayer`]
 //! (or a type implementing [`Step`], or [`AsyncStep`] when it must await). It finds the
 //! connector in the request's [`Authorized`] extension and its Secret with
-//! [`ConnectorEntry::secret`]. Put it where the standard stack injects: compose the layers of
-//! [`layers`] with `tower::ServiceBuilder`, as `examples/hmac_proxy.rs` in the repository does
-//! for a tool that wants HMAC-signed requests. A step that only adds to the standard
-//! credentials goes in [`ProxyBuilder::after_injection`].
+//! [`ConnectorEntry::secret`]. Take the standard step out with
+//! [`ProxyBuilder::without_injection`] and add yours with [`ProxyBuilder::around_upstream`]
+//! (it then sees the exact request sent to the tool), as `examples/hmac_proxy.rs` in the
+//! repository does for a tool that wants HMAC-signed requests. A step that only adds to the
+//! standard credentials goes in [`ProxyBuilder::after_injection`]. Every layer in [`layers`] is
+//! also usable on its own with `tower::ServiceBuilder`.
 //!
 //! `examples/` in the repository has complete programs: embedding, a custom layer on the stock
 //! stack, and a custom ConnectorClass proxy.
