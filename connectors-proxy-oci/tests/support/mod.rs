@@ -6,6 +6,7 @@ pub(crate) mod fixture;
 pub(crate) mod http;
 pub(crate) mod process;
 pub(crate) mod setup;
+pub(crate) mod tee;
 pub(crate) mod token_server;
 
 use std::net::TcpListener;
