@@ -1,7 +1,8 @@
 //! Registry addressing: `/v2/namespaces/<ns>/connectors/<name>/<repo>/…` to `/v2/<repo>/…`.
 
+use connectors_proxy_core::body::Request;
 use connectors_proxy_core::catalog::ConnectorRef;
-use connectors_proxy_core::layers::resolve::{PathMatch, parse_path_form};
+use connectors_proxy_core::layers::resolve::{PathMatch, ReverseTarget, parse_path_form};
 use percent_encoding::percent_decode_str;
 
 /// The route kinds of the distribution API that follow a repository name.
@@ -67,6 +68,32 @@ pub fn registry_mount_query(query: &str, proxy_prefix: &str) -> Option<String> {
         })
         .collect();
     Some(kept.join("&"))
+}
+
+/// Gives a mount request's `from` the registry's repository name (see
+/// [`registry_mount_query`]).
+pub(crate) fn unprefix_mount_source(req: &mut Request) {
+    let (Some(target), Some(query)) = (req.extensions().get::<ReverseTarget>(), req.uri().query())
+    else {
+        return;
+    };
+    let Some(query) = crate::path::registry_mount_query(query, &target.proxy_prefix) else {
+        return;
+    };
+    let mut parts = req.uri().clone().into_parts();
+    let path = parts
+        .path_and_query
+        .as_ref()
+        .map_or("/", |pq| pq.path())
+        .to_owned();
+    let separator = if query.is_empty() { "" } else { "?" };
+    let Ok(path_and_query) = format!("{path}{separator}{query}").parse() else {
+        return;
+    };
+    parts.path_and_query = Some(path_and_query);
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
 }
 
 #[cfg(test)]

@@ -15,10 +15,9 @@ use connectors_proxy_core::catalog::{ConnectorEntry, Credentials};
 use connectors_proxy_core::error::Refusal;
 use connectors_proxy_core::layers::inject::authorization_for;
 use connectors_proxy_core::layers::resolve::ReverseTarget;
-use connectors_proxy_core::layers::{Authorized, Mode, ProxyService, ResponseFuture};
+use connectors_proxy_core::layers::{Authorized, ProxyService, ResponseFuture};
 use connectors_proxy_core::secret::TokenHash;
-use http::{HeaderValue, Method, StatusCode, header};
-use http_body::Body as _;
+use http::{HeaderValue, StatusCode, header};
 use tower::ServiceExt;
 use tracing::debug;
 
@@ -26,6 +25,7 @@ use crate::challenge::{self, Challenge};
 use crate::realm::{self, Login};
 use crate::scope;
 use crate::token::{TokenCache, TokenKey, usable_for};
+use retry::{Refused, Replay, not_granted};
 
 /// How long a learnt registry challenge is trusted before the registry is pinged again.
 const CHALLENGE_TTL: Duration = Duration::from_secs(300);
@@ -128,45 +128,10 @@ impl<S: ProxyService + Sync> tower::Service<Request> for RegistryAuth<S> {
     }
 }
 
-/// A bodiless request's head, kept to send it again.
-struct Replay {
-    method: Method,
-    uri: http::Uri,
-    version: http::Version,
-    headers: http::HeaderMap,
-    mode: Option<Mode>,
-}
-
-impl Replay {
-    fn of(req: &Request) -> Option<Self> {
-        let bodiless = matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE)
-            || req.body().is_end_stream();
-        bodiless.then(|| Self {
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            version: req.version(),
-            headers: req.headers().clone(),
-            mode: req.extensions().get::<Mode>().copied(),
-        })
-    }
-
-    fn request(self) -> Request {
-        let mut req = http::Request::new(Body::empty());
-        *req.method_mut() = self.method;
-        *req.uri_mut() = self.uri;
-        *req.version_mut() = self.version;
-        *req.headers_mut() = self.headers;
-        if let Some(mode) = self.mode {
-            req.extensions_mut().insert(mode);
-        }
-        req
-    }
-}
-
 impl<S: ProxyService + Sync> RegistryAuth<S> {
     async fn send(&self, mut req: Request, entry: &ConnectorEntry) -> Result<Response, Refusal> {
         let login = login_of(entry)?;
-        unprefix_mount_source(&mut req);
+        crate::path::unprefix_mount_source(&mut req);
         let scopes = request_scopes(&req);
         let known = self.challenge(entry).await;
         let sent = self
@@ -360,65 +325,6 @@ enum Sent {
     Token(TokenKey),
 }
 
-/// What a registry's `401` says: the challenge to follow, the scopes it names, and why it
-/// refused the token sent.
-struct Refused {
-    challenge: Option<RegistryChallenge>,
-    scopes: Option<Vec<String>>,
-    error: Option<String>,
-}
-
-impl Refused {
-    fn read(response: &Response) -> Self {
-        let challenges = challenge::parse_all(
-            response
-                .headers()
-                .get_all(header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
-        let bearer = challenges.iter().find(|c| c.is("bearer"));
-        Self {
-            challenge: RegistryChallenge::choose(&challenges),
-            scopes: bearer
-                .and_then(|c| c.param("scope"))
-                .map(scope::split_scope_param),
-            error: bearer.and_then(|c| c.param("error")).map(str::to_owned),
-        }
-    }
-
-    /// The token was refused: expired or revoked (`invalid_token`) or short of the scopes.
-    fn token_refused(&self) -> bool {
-        matches!(
-            self.error.as_deref(),
-            Some("invalid_token" | "insufficient_scope")
-        )
-    }
-
-    fn insufficient_scope(&self) -> bool {
-        self.error.as_deref() == Some("insufficient_scope")
-    }
-}
-
-/// The refusal for a request the connector's login is not allowed to make.
-fn not_granted(entry: &ConnectorEntry, method: &Method, scopes: &[String]) -> Refusal {
-    let what = match *method {
-        Method::GET | Method::HEAD => "pull from",
-        Method::DELETE => "delete from",
-        _ => "push to",
-    };
-    let repositories: Vec<&str> = scopes
-        .iter()
-        .filter_map(|s| s.split_once(':')?.1.rsplit_once(':').map(|(name, _)| name))
-        .collect();
-    Refusal::Forbidden(format!(
-        "Connector {} may not {what} {}: the registry granted its login less than {}.",
-        entry.key(),
-        repositories.join(", "),
-        scopes.join(" ")
-    ))
-}
-
 /// The connector's registry login, `None` when it has no Secret or no username/password.
 fn login_of(entry: &ConnectorEntry) -> Result<Option<Login>, Refusal> {
     match &entry.credentials {
@@ -436,32 +342,6 @@ fn login_of(entry: &ConnectorEntry) -> Result<Option<Login>, Refusal> {
                 _ => None,
             })
         }
-    }
-}
-
-/// Gives a mount request's `from` the registry's repository name (see
-/// [`crate::path::registry_mount_query`]).
-fn unprefix_mount_source(req: &mut Request) {
-    let (Some(target), Some(query)) = (req.extensions().get::<ReverseTarget>(), req.uri().query())
-    else {
-        return;
-    };
-    let Some(query) = crate::path::registry_mount_query(query, &target.proxy_prefix) else {
-        return;
-    };
-    let mut parts = req.uri().clone().into_parts();
-    let path = parts
-        .path_and_query
-        .as_ref()
-        .map_or("/", |pq| pq.path())
-        .to_owned();
-    let separator = if query.is_empty() { "" } else { "?" };
-    let Ok(path_and_query) = format!("{path}{separator}{query}").parse() else {
-        return;
-    };
-    parts.path_and_query = Some(path_and_query);
-    if let Ok(uri) = http::Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
     }
 }
 
@@ -491,5 +371,6 @@ fn finish(mut response: Response) -> Response {
     response
 }
 
+mod retry;
 #[cfg(test)]
 mod tests;

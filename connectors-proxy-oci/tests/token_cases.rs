@@ -160,6 +160,30 @@ async fn a_pull_only_connector_pulls_and_is_refused_pushes_clearly() {
         r.body
     );
 
+    // A write with a body cannot be sent again: refused on the first insufficient_scope.
+    let url = s.proxy_url("/v2/namespaces/ns/connectors/reader/team/app/manifests/v3");
+    let manifest = std::fs::read(image.path().join("blobs/sha256").join(&digest[7..])).unwrap();
+    let r = blocking(move || {
+        curl(&[
+            "-u",
+            &format!("u:{CLIENT_TOKEN}"),
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+            "--data-binary",
+            std::str::from_utf8(&manifest).unwrap(),
+            &url,
+        ])
+    })
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("ns/reader may not push to team/app"),
+        "{}",
+        r.body
+    );
+
     // Reads asked carol's token server for pull only; only the refused writes asked for push.
     let asked = tokens.requests.lock().unwrap().clone();
     let carol: Vec<&Vec<String>> = asked
