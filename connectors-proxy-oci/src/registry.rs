@@ -1,10 +1,13 @@
 //! Logging in to the registry on the client's behalf: the innermost step of the OCI stack.
 //!
 //! The registry's challenge is learnt once per registry origin by pinging `/v2/`. Bearer
-//! registries get a token for the scopes the request needs, fetched from the realm with the
-//! connector's login and cached per connector; Basic registries get the connector's login.
-//! A `401` on a request without a body drops the token and retries once; bodies are streamed
-//! and never replayed. The registry's own challenge never reaches the client.
+//! registries get a token for the scopes the request needs (`pull` for reads, `pull,push` for
+//! writes), fetched from the realm with the connector's login and cached per connector;
+//! concurrent requests needing the same token share one fetch. Basic registries get the
+//! connector's login. A `401` on a request without a body drops the token and retries once;
+//! bodies are streamed and never replayed. A token minted for the request's scopes that the
+//! registry still finds short (`insufficient_scope`) becomes a `403` saying the connector may
+//! not do this. The registry's own challenge never reaches the client.
 
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
