@@ -1,7 +1,9 @@
 //! Registry addressing: `/v2/namespaces/<ns>/connectors/<name>/<repo>/…` to `/v2/<repo>/…`.
 
+use connectors_proxy_core::body::Request;
 use connectors_proxy_core::catalog::ConnectorRef;
-use connectors_proxy_core::layers::resolve::{PathMatch, parse_path_form};
+use connectors_proxy_core::layers::resolve::{PathMatch, ReverseTarget, parse_path_form};
+use percent_encoding::percent_decode_str;
 
 /// The route kinds of the distribution API that follow a repository name.
 const KINDS: [&str; 4] = ["manifests", "blobs", "tags", "referrers"];
@@ -39,6 +41,61 @@ pub fn is_version_check(path: &str) -> bool {
     path == "/v2" || path == "/v2/"
 }
 
+/// The query of a cross-repository mount (`?mount=<digest>&from=<repo>`) as the registry must
+/// see it: clients name the source repository as they see it, under the connector's
+/// `proxy_prefix` (`namespaces/<ns>/connectors/<name>/<repo>`), and the registry knows it as
+/// `<repo>`. A source under any other prefix cannot be mounted with this connector's login, so
+/// `mount` and `from` are dropped and the request starts a plain upload. `None` when nothing
+/// changes (no `from`, or host form with its empty prefix); other parameters stay verbatim.
+pub fn registry_mount_query(query: &str, proxy_prefix: &str) -> Option<String> {
+    let prefix = proxy_prefix.trim_start_matches('/');
+    if prefix.is_empty() {
+        return None;
+    }
+    let pairs: Vec<&str> = query.split('&').collect();
+    let from = pairs.iter().find_map(|p| p.strip_prefix("from="))?;
+    let from = percent_decode_str(from).decode_utf8().ok();
+    let repo = from
+        .as_deref()
+        .and_then(|f| f.strip_prefix(prefix)?.strip_prefix('/'))
+        .filter(|r| !r.is_empty());
+    let kept: Vec<String> = pairs
+        .iter()
+        .filter_map(|pair| match (pair.split('=').next(), repo) {
+            (Some("from"), Some(repo)) => Some(format!("from={repo}")),
+            (Some("from" | "mount"), None) => None,
+            _ => Some((*pair).to_owned()),
+        })
+        .collect();
+    Some(kept.join("&"))
+}
+
+/// Gives a mount request's `from` the registry's repository name (see
+/// [`registry_mount_query`]).
+pub(crate) fn unprefix_mount_source(req: &mut Request) {
+    let (Some(target), Some(query)) = (req.extensions().get::<ReverseTarget>(), req.uri().query())
+    else {
+        return;
+    };
+    let Some(query) = crate::path::registry_mount_query(query, &target.proxy_prefix) else {
+        return;
+    };
+    let mut parts = req.uri().clone().into_parts();
+    let path = parts
+        .path_and_query
+        .as_ref()
+        .map_or("/", |pq| pq.path())
+        .to_owned();
+    let separator = if query.is_empty() { "" } else { "?" };
+    let Ok(path_and_query) = format!("{path}{separator}{query}").parse() else {
+        return;
+    };
+    parts.path_and_query = Some(path_and_query);
+    if let Ok(uri) = http::Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +125,39 @@ mod tests {
         assert_eq!(repository("/v2/"), None);
         assert!(is_version_check("/v2/") && is_version_check("/v2"));
         assert!(!is_version_check("/v2/x"));
+    }
+
+    #[test]
+    fn mount_sources_lose_the_connector_prefix() {
+        let prefix = "/namespaces/ns/connectors/reg";
+        let same = "mount=sha256%3Aab&from=namespaces%2Fns%2Fconnectors%2Freg%2Fteam%2Fbase";
+        assert_eq!(
+            registry_mount_query(same, prefix).as_deref(),
+            Some("mount=sha256%3Aab&from=team/base")
+        );
+        assert_eq!(
+            registry_mount_query(
+                "from=namespaces/ns/connectors/reg/a&mount=x&_state=A%3D",
+                prefix
+            )
+            .as_deref(),
+            Some("from=a&mount=x&_state=A%3D")
+        );
+        // Another connector's repository, or no repository at all: a plain upload.
+        for foreign in [
+            "mount=x&from=namespaces/ns/connectors/other/a&keep=1",
+            "mount=x&from=namespaces/ns/connectors/reg&keep=1",
+            "mount=x&from=namespaces/ns/connectors/regx/a&keep=1",
+            "mount=x&from=team/base&keep=1",
+        ] {
+            assert_eq!(
+                registry_mount_query(foreign, prefix).as_deref(),
+                Some("keep=1"),
+                "{foreign}"
+            );
+        }
+        assert_eq!(registry_mount_query("digest=sha256:1", prefix), None);
+        assert_eq!(registry_mount_query("mount=x&from=team/base", ""), None);
     }
 
     proptest! {

@@ -1,13 +1,16 @@
 //! Logging in to the registry on the client's behalf: the innermost step of the OCI stack.
 //!
 //! The registry's challenge is learnt once per registry origin by pinging `/v2/`. Bearer
-//! registries get a token for the scopes the request needs, fetched from the realm with the
-//! connector's login and cached per connector; Basic registries get the connector's login.
-//! A `401` on a request without a body drops the token and retries once; bodies are streamed
-//! and never replayed. The registry's own challenge never reaches the client.
+//! registries get a token for the scopes the request needs (`pull` for reads, `pull,push` for
+//! writes), fetched from the realm with the connector's login and cached per connector;
+//! concurrent requests needing the same token share one fetch. Basic registries get the
+//! connector's login. A `401` on a request without a body drops the token and retries once;
+//! bodies are streamed and never replayed. A token minted for the request's scopes that the
+//! registry still finds short (`insufficient_scope`) becomes a `403` saying the connector may
+//! not do this. The registry's own challenge never reaches the client.
 
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use connectors_proxy_core::address::Origin;
 use connectors_proxy_core::body::{Body, Request, Response};
@@ -17,8 +20,7 @@ use connectors_proxy_core::layers::inject::authorization_for;
 use connectors_proxy_core::layers::resolve::ReverseTarget;
 use connectors_proxy_core::layers::{Authorized, Mode, ProxyService, ResponseFuture};
 use connectors_proxy_core::secret::TokenHash;
-use http::{HeaderValue, Method, StatusCode, header};
-use http_body::Body as _;
+use http::{HeaderValue, StatusCode, header};
 use tower::ServiceExt;
 use tracing::debug;
 
@@ -26,6 +28,7 @@ use crate::challenge::{self, Challenge};
 use crate::realm::{self, Login};
 use crate::scope;
 use crate::token::{TokenCache, TokenKey, usable_for};
+use retry::{Refused, Replay, not_granted};
 
 /// How long a learnt registry challenge is trusted before the registry is pinged again.
 const CHALLENGE_TTL: Duration = Duration::from_secs(300);
@@ -70,14 +73,14 @@ pub struct FromRegistry;
 /// The registry login state shared by every request: learnt challenges and cached tokens.
 #[derive(Debug, Clone)]
 pub struct RegistryAuthLayer {
-    challenges: moka::sync::Cache<Origin, RegistryChallenge>,
+    challenges: moka::future::Cache<Origin, RegistryChallenge>,
     tokens: TokenCache,
 }
 
 impl Default for RegistryAuthLayer {
     fn default() -> Self {
         Self {
-            challenges: moka::sync::Cache::builder()
+            challenges: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(CHALLENGE_TTL)
                 .build(),
@@ -124,110 +127,76 @@ impl<S: ProxyService + Sync> tower::Service<Request> for RegistryAuth<S> {
                 req.extensions().get::<Mode>(),
                 Some(Mode::Forward | Mode::Connect)
             );
-            let response = match this.send(req, &entry).await {
-                Ok(response) => response,
+            // The proxy's own refusals get the registry error shape from the front layer.
+            Ok(match this.send(req, &entry).await {
+                Ok(response) => finish(response, challenge_client),
                 Err(refusal) => refusal.into_response(),
-            };
-            Ok(finish(response, challenge_client))
+            })
         })
-    }
-}
-
-/// A bodiless request's head, kept to send it again.
-struct Replay {
-    method: Method,
-    uri: http::Uri,
-    version: http::Version,
-    headers: http::HeaderMap,
-    mode: Option<Mode>,
-}
-
-impl Replay {
-    fn of(req: &Request) -> Option<Self> {
-        let bodiless = matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE)
-            || req.body().is_end_stream();
-        bodiless.then(|| Self {
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            version: req.version(),
-            headers: req.headers().clone(),
-            mode: req.extensions().get::<Mode>().copied(),
-        })
-    }
-
-    fn request(self) -> Request {
-        let mut req = http::Request::new(Body::empty());
-        *req.method_mut() = self.method;
-        *req.uri_mut() = self.uri;
-        *req.version_mut() = self.version;
-        *req.headers_mut() = self.headers;
-        if let Some(mode) = self.mode {
-            req.extensions_mut().insert(mode);
-        }
-        req
     }
 }
 
 impl<S: ProxyService + Sync> RegistryAuth<S> {
     async fn send(&self, mut req: Request, entry: &ConnectorEntry) -> Result<Response, Refusal> {
         let login = login_of(entry)?;
+        crate::path::unprefix_mount_source(&mut req);
         let scopes = request_scopes(&req);
         let known = self.challenge(entry).await;
         let sent = self
             .authorize(&mut req, entry, login.as_ref(), &known, &scopes, false)
             .await?;
         let replay = Replay::of(&req);
+        let method = req.method().clone();
         let response = self.forward(req).await;
-        let Some(replay) = replay.filter(|_| response.status() == StatusCode::UNAUTHORIZED) else {
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let refused = Refused::read(&response);
+        let Some(fresh) = refused.challenge.clone() else {
             return Ok(response);
         };
-        let challenges = challenge::parse_all(
-            response
-                .headers()
-                .get_all(header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
-        let Some(fresh) = RegistryChallenge::choose(&challenges) else {
-            return Ok(response);
-        };
-        let bearer = challenges.iter().find(|c| c.is("bearer"));
-        let retry_scopes = bearer
-            .and_then(|c| c.param("scope"))
-            .map(scope::split_scope_param)
-            .unwrap_or_else(|| scopes.clone());
-        let refused_token = matches!(
-            bearer.and_then(|c| c.param("error")),
-            Some("invalid_token" | "insufficient_scope")
-        );
-        let retry = match (&fresh, sent) {
-            (RegistryChallenge::Bearer { .. }, Sent::Token(key)) if refused_token => {
-                self.state.tokens.remove(&key);
+        let retry_scopes = refused.scopes.clone().unwrap_or_else(|| scopes.clone());
+        let retry = match (&fresh, &sent) {
+            (RegistryChallenge::Bearer { .. }, Sent::Token(key)) if refused.token_refused() => {
+                self.state.tokens.remove(key).await;
                 true
             }
             (RegistryChallenge::Bearer { .. }, Sent::Token(_)) => false,
             (RegistryChallenge::Basic, Sent::Basic) => false,
             _ => true,
         };
-        if !retry {
+        let Some(replay) = replay.filter(|_| retry) else {
+            // A token minted for exactly these scopes fell short: the login lacks the right.
+            if refused.insufficient_scope() && matches!(sent, Sent::Token(_)) {
+                return Err(not_granted(entry, &method, &retry_scopes));
+            }
             return Ok(response);
-        }
+        };
         debug!(connector = %entry.key(), "registry refused the request; retrying once");
         self.state
             .challenges
-            .insert(entry.address.origin().clone(), fresh.clone());
+            .insert(entry.address.origin().clone(), fresh.clone())
+            .await;
         let mut again = replay.request();
         again.headers_mut().remove(header::AUTHORIZATION);
-        self.authorize(
-            &mut again,
-            entry,
-            login.as_ref(),
-            &fresh,
-            &retry_scopes,
-            true,
-        )
-        .await?;
-        Ok(self.forward(again).await)
+        let sent = self
+            .authorize(
+                &mut again,
+                entry,
+                login.as_ref(),
+                &fresh,
+                &retry_scopes,
+                true,
+            )
+            .await?;
+        let response = self.forward(again).await;
+        if response.status() == StatusCode::UNAUTHORIZED
+            && matches!(sent, Sent::Token(_))
+            && Refused::read(&response).insufficient_scope()
+        {
+            return Err(not_granted(entry, &method, &retry_scopes));
+        }
+        Ok(response)
     }
 
     async fn forward(&self, req: Request) -> Response {
@@ -237,32 +206,34 @@ impl<S: ProxyService + Sync> RegistryAuth<S> {
         }
     }
 
-    /// The registry's challenge: cached, or learnt by pinging `/v2/` without credentials.
+    /// The registry's challenge: cached, or learnt by pinging `/v2/` without credentials
+    /// (one ping per registry however many requests wait for it).
     async fn challenge(&self, entry: &ConnectorEntry) -> RegistryChallenge {
         let origin = entry.address.origin();
-        if let Some(known) = self.state.challenges.get(origin) {
-            return known;
-        }
-        let uri = format!("{origin}{}", entry.address.join("/v2/", None));
-        let mut ping = http::Request::new(Body::empty());
-        match uri.parse() {
-            Ok(uri) => *ping.uri_mut() = uri,
-            Err(_) => return RegistryChallenge::Open,
-        }
-        let response = self.forward(ping).await;
-        let learnt = match response.status() {
-            StatusCode::UNAUTHORIZED => {
-                let values = response.headers().get_all(header::WWW_AUTHENTICATE);
-                let parsed = challenge::parse_all(values.iter().filter_map(|v| v.to_str().ok()));
-                RegistryChallenge::choose(&parsed).unwrap_or(RegistryChallenge::Open)
-            }
-            status if status.is_success() => RegistryChallenge::Open,
-            // Unreachable or broken: do not remember; the request itself will tell.
-            _ => return RegistryChallenge::Open,
+        let learn = async {
+            let uri = format!("{origin}{}", entry.address.join("/v2/", None));
+            let mut ping = http::Request::new(Body::empty());
+            *ping.uri_mut() = uri.parse().map_err(|_| ())?;
+            let response = self.forward(ping).await;
+            let learnt = match response.status() {
+                StatusCode::UNAUTHORIZED => {
+                    let values = response.headers().get_all(header::WWW_AUTHENTICATE);
+                    let parsed =
+                        challenge::parse_all(values.iter().filter_map(|v| v.to_str().ok()));
+                    RegistryChallenge::choose(&parsed).unwrap_or(RegistryChallenge::Open)
+                }
+                status if status.is_success() => RegistryChallenge::Open,
+                // Unreachable or broken: do not remember; the request itself will tell.
+                _ => return Err(()),
+            };
+            debug!(registry = %origin, challenge = ?learnt, "learnt registry challenge");
+            Ok(learnt)
         };
-        debug!(registry = %origin, challenge = ?learnt, "learnt registry challenge");
-        self.state.challenges.insert(origin.clone(), learnt.clone());
-        learnt
+        self.state
+            .challenges
+            .try_get_with(origin.clone(), learn)
+            .await
+            .unwrap_or(RegistryChallenge::Open)
     }
 
     /// Adds the credential `challenge` asks for; `fresh` skips the token cache.
@@ -309,13 +280,13 @@ impl<S: ProxyService + Sync> RegistryAuth<S> {
         scopes: &[String],
         fresh: bool,
     ) -> Result<(TokenKey, connectors_proxy_core::secret::SecretString), Refusal> {
-        let failed = |error: realm::RealmError| {
+        let failed = |error: &realm::RealmError| {
             Refusal::BadGateway(format!(
                 "Cannot get a registry token for connector {}: {error}.",
                 entry.key()
             ))
         };
-        let realm_origin = realm::realm_origin(realm).map_err(failed)?;
+        let realm_origin = realm::realm_origin(realm).map_err(|e| failed(&e))?;
         let login = login.filter(|_| {
             let allowed = realm::may_send_login(entry.address.origin(), &realm_origin);
             if !allowed {
@@ -331,26 +302,27 @@ impl<S: ProxyService + Sync> RegistryAuth<S> {
             service: service.map(str::to_owned),
             scopes: scope::scope_set(scopes),
         };
-        if !fresh && let Some(token) = self.state.tokens.get(&key, Instant::now()) {
-            return Ok((key, token));
+        if fresh {
+            self.state.tokens.remove(&key).await;
         }
-        let request = realm::token_request(realm, service, scopes, login);
-        let response = self.forward(request).await;
-        let answer = realm::read_token(&realm_origin.host, response)
+        let fetch = async {
+            let request = realm::token_request(realm, service, scopes, login);
+            let response = self.forward(request).await;
+            let answer = realm::read_token(&realm_origin.host, response).await?;
+            let usable = usable_for(
+                answer.expires_in,
+                answer.issued_at.as_deref(),
+                SystemTime::now(),
+            );
+            Ok::<_, realm::RealmError>((answer.token, usable))
+        };
+        let token = self
+            .state
+            .tokens
+            .get_or_fetch(key.clone(), fetch)
             .await
-            .map_err(failed)?;
-        let usable = usable_for(
-            answer.expires_in,
-            answer.issued_at.as_deref(),
-            SystemTime::now(),
-        );
-        if !usable.is_zero() {
-            let until = Instant::now() + usable;
-            self.state
-                .tokens
-                .insert(key.clone(), answer.token.clone(), until);
-        }
-        Ok((key, answer.token))
+            .map_err(|error| failed(&error))?;
+        Ok((key, token))
     }
 }
 
@@ -420,5 +392,6 @@ fn finish(mut response: Response, challenge_client: bool) -> Response {
     response
 }
 
+mod retry;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Registry tokens: the cache key, the cache, and how long a token may be used.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use connectors_proxy_core::secret::{SecretString, TokenHash};
@@ -33,10 +34,30 @@ struct Cached {
     until: Instant,
 }
 
-/// Tokens by [`TokenKey`], each kept until its usable lifetime ends.
+/// Drops each token when its usable lifetime ends, so the cache never hands out a stale one.
+struct UntilExpiry;
+
+impl moka::Expiry<TokenKey, Cached> for UntilExpiry {
+    fn expire_after_create(&self, _: &TokenKey, value: &Cached, now: Instant) -> Option<Duration> {
+        Some(value.until.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &TokenKey,
+        value: &Cached,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.until.saturating_duration_since(now))
+    }
+}
+
+/// Tokens by [`TokenKey`], each kept until its usable lifetime ends. Concurrent requests for
+/// a missing key share one fetch ([`TokenCache::get_or_fetch`]).
 #[derive(Debug, Clone)]
 pub struct TokenCache {
-    entries: moka::sync::Cache<TokenKey, Cached>,
+    entries: moka::future::Cache<TokenKey, Cached>,
 }
 
 impl Default for TokenCache {
@@ -49,8 +70,9 @@ impl TokenCache {
     /// A cache holding at most `capacity` tokens.
     pub fn new(capacity: u64) -> Self {
         Self {
-            entries: moka::sync::Cache::builder()
+            entries: moka::future::Cache::builder()
                 .max_capacity(capacity)
+                .expire_after(UntilExpiry)
                 // No registry token lives longer than this, whatever its response says.
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
@@ -58,23 +80,41 @@ impl TokenCache {
     }
 
     /// The cached token for `key`, if it is still usable at `now`.
-    pub fn get(&self, key: &TokenKey, now: Instant) -> Option<SecretString> {
-        let cached = self.entries.get(key)?;
-        if cached.until > now {
-            return Some(cached.token);
-        }
-        self.entries.invalidate(key);
-        None
+    pub async fn get(&self, key: &TokenKey, now: Instant) -> Option<SecretString> {
+        let cached = self.entries.get(key).await?;
+        (cached.until > now).then_some(cached.token)
     }
 
     /// Keeps `token` for `key` until `until`.
-    pub fn insert(&self, key: TokenKey, token: SecretString, until: Instant) {
-        self.entries.insert(key, Cached { token, until });
+    pub async fn insert(&self, key: TokenKey, token: SecretString, until: Instant) {
+        self.entries.insert(key, Cached { token, until }).await;
     }
 
     /// Drops the token for `key` (the registry refused it).
-    pub fn remove(&self, key: &TokenKey) {
-        self.entries.invalidate(key);
+    pub async fn remove(&self, key: &TokenKey) {
+        self.entries.invalidate(key).await;
+    }
+
+    /// The cached token for `key`, or the one `fetch` gets, kept for the usable time it
+    /// returns (zero: handed to the callers waiting now, then dropped). Callers asking for
+    /// the same key while a fetch runs wait for it instead of starting their own.
+    pub async fn get_or_fetch<F, E>(&self, key: TokenKey, fetch: F) -> Result<SecretString, Arc<E>>
+    where
+        F: Future<Output = Result<(SecretString, Duration), E>>,
+        E: Send + Sync + 'static,
+    {
+        let fetched = async {
+            let started = Instant::now();
+            let (token, usable) = fetch.await?;
+            Ok(Cached {
+                token,
+                until: started + usable,
+            })
+        };
+        self.entries
+            .try_get_with(key, fetched)
+            .await
+            .map(|cached| cached.token)
     }
 }
 
@@ -136,49 +176,93 @@ mod tests {
         );
     }
 
-    #[test]
-    fn connectors_and_scopes_never_share_tokens() {
+    #[tokio::test]
+    async fn connectors_and_scopes_never_share_tokens() {
         let cache = TokenCache::default();
         let now = Instant::now();
         let later = now + Duration::from_secs(60);
-        cache.insert(key("ns/x", &["repository:a:pull,push"]), "tx".into(), later);
-        assert_eq!(
-            cache
-                .get(&key("ns/x", &["repository:a:push,pull"]), now)
-                .map(|t| t.expose().to_owned()),
-            Some("tx".into())
-        );
-        assert!(
-            cache
-                .get(&key("ns/y", &["repository:a:pull,push"]), now)
-                .is_none()
-        );
-        assert!(
-            cache
-                .get(&key("ns/x", &["repository:a:pull"]), now)
-                .is_none()
-        );
-        let mut anonymous = key("ns/x", &["repository:a:pull,push"]);
-        anonymous.credentials = None;
-        assert!(cache.get(&anonymous, now).is_none());
-        assert!(
-            cache
-                .get(&key("ns/x", &["repository:a:pull,push"]), later)
-                .is_none()
-        );
+        cache
+            .insert(key("ns/x", &["repository:a:pull,push"]), "tx".into(), later)
+            .await;
+        let got = cache
+            .get(&key("ns/x", &["repository:a:push,pull"]), now)
+            .await;
+        assert_eq!(got.map(|t| t.expose().to_owned()), Some("tx".into()));
+        let others = [
+            key("ns/y", &["repository:a:pull,push"]),
+            key("ns/x", &["repository:a:pull"]),
+            TokenKey {
+                credentials: None,
+                ..key("ns/x", &["repository:a:pull,push"])
+            },
+        ];
+        for other in &others {
+            assert!(cache.get(other, now).await.is_none(), "{other:?}");
+        }
+        let same = key("ns/x", &["repository:a:pull,push"]);
+        assert!(cache.get(&same, later).await.is_none());
     }
 
-    #[test]
-    fn removed_tokens_are_gone() {
+    #[tokio::test]
+    async fn removed_tokens_are_gone() {
         let cache = TokenCache::default();
         let now = Instant::now();
-        cache.insert(
-            key("ns/x", &["s"]),
-            "t".into(),
-            now + Duration::from_secs(9),
-        );
-        cache.remove(&key("ns/x", &["s"]));
-        assert!(cache.get(&key("ns/x", &["s"]), now).is_none());
+        let k = key("ns/x", &["s"]);
+        cache
+            .insert(k.clone(), "t".into(), now + Duration::from_secs(9))
+            .await;
+        cache.remove(&k).await;
+        assert!(cache.get(&k, now).await.is_none());
+    }
+
+    /// A fetch that counts its calls and takes a while, answering `usable`.
+    async fn counted(
+        calls: &std::sync::atomic::AtomicUsize,
+        usable: Duration,
+    ) -> Result<(SecretString, Duration), std::io::Error> {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok((format!("t{n}").into(), usable))
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let cache = TokenCache::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let k = key("ns/x", &["repository:a:pull"]);
+        let usable = Duration::from_secs(60);
+        let all = futures_util::future::join_all(
+            (0..20).map(|_| cache.get_or_fetch(k.clone(), counted(&calls, usable))),
+        )
+        .await;
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(all.iter().all(|t| t.as_ref().unwrap().expose() == "t0"));
+        // Another key is fetched on its own; the first stays cached.
+        let other = key("ns/y", &["repository:a:pull"]);
+        let t = cache.get_or_fetch(other, counted(&calls, usable)).await;
+        assert_eq!(t.unwrap().expose(), "t1");
+        let again = cache.get_or_fetch(k, counted(&calls, usable)).await;
+        assert_eq!(again.unwrap().expose(), "t0");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn use_once_tokens_and_failures_are_not_kept() {
+        let cache = TokenCache::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let k = key("ns/x", &["repository:a:pull"]);
+        for expected in ["t0", "t1"] {
+            let t = cache.get_or_fetch(k.clone(), counted(&calls, Duration::ZERO));
+            assert_eq!(t.await.unwrap().expose(), expected);
+        }
+        let failed = cache
+            .get_or_fetch(k.clone(), async {
+                Err::<(SecretString, Duration), _>(std::io::Error::other("down"))
+            })
+            .await;
+        assert!(failed.is_err());
+        let t = cache.get_or_fetch(k, counted(&calls, Duration::from_secs(60)));
+        assert_eq!(t.await.unwrap().expose(), "t2");
     }
 
     proptest! {

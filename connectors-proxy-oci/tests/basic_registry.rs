@@ -4,54 +4,23 @@ mod support;
 
 use support::fixture::{CLIENT_TOKEN, Conn, OUTSIDER_TOKEN};
 use support::http::curl;
-use support::{fixture, free_port, ok, process, skopeo, write_image};
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    registry: process::Running,
-    proxy: process::Running,
-    proxy_addr: std::net::SocketAddr,
-    registry_port: u16,
-}
+use support::setup::{self, Setup};
+use support::{ok, skopeo, write_image};
 
 fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let hash = bcrypt::hash("alice-pw", 4).unwrap();
-    std::fs::write(dir.path().join("htpasswd"), format!("alice:{hash}\n")).unwrap();
-    let registry_port = free_port();
-    let auth = format!(
-        "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-        dir.path().join("htpasswd").display()
-    );
-    let registry = process::registry(dir.path(), registry_port, &auth);
-    fixture::write(
-        dir.path(),
-        &format!("http://127.0.0.1:{registry_port}"),
-        "kubernetes.io/basic-auth",
-        &[
-            Conn {
-                name: "reg",
-                login: Some(("alice", "alice-pw")),
-                granted: true,
-            },
-            Conn {
-                name: "locked",
-                login: Some(("alice", "alice-pw")),
-                granted: false,
-            },
-        ],
-    );
-    let (proxy, proxy_addr) = process::proxy(
-        &dir.path().join("manifests"),
-        &dir.path().join("tokens.csv"),
-    );
-    Setup {
-        _dir: dir,
-        registry,
-        proxy,
-        proxy_addr,
-        registry_port,
-    }
+    let conns = [
+        Conn {
+            name: "reg",
+            login: Some(("alice", "alice-pw")),
+            granted: true,
+        },
+        Conn {
+            name: "locked",
+            login: Some(("alice", "alice-pw")),
+            granted: false,
+        },
+    ];
+    setup::basic(&conns, |port| format!("http://127.0.0.1:{port}"))
 }
 
 #[test]
@@ -157,7 +126,6 @@ fn version_check_and_refusals() {
     let r = curl(&["-u", &auth, &secret_path("reg")]);
     assert_eq!(r.status, 404);
     assert!(s.registry.logs().contains("secret/repo"));
-    let _ = s.registry_port;
 }
 
 #[test]

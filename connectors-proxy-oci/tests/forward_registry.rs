@@ -29,7 +29,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let (name, ip) = tls::proxied_host();
         let signing = dir.path().join("token-cert.pem");
-        let tokens = token_server::start_on(ip, &[("alice", "alice-pw")], &signing).await;
+        let tokens = token_server::start_on(ip, &[("alice", "alice-pw")], &[], &signing).await;
         let port = free_port_on(ip);
         let cert = tls::server_cert(dir.path(), &name);
         let registry = process::registry_at(

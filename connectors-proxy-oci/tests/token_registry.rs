@@ -11,7 +11,7 @@ use support::{fixture, free_port, ok, process, skopeo, token_server, write_image
 async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("token-cert.pem");
-    let tokens = token_server::start(&[("alice", "alice-pw"), ("bob", "bob-pw")], &cert).await;
+    let tokens = token_server::start(&[("alice", "alice-pw"), ("bob", "bob-pw")], &[], &cert).await;
     let registry_port = free_port();
     let registry = process::registry(
         dir.path(),
@@ -107,16 +107,20 @@ async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
         serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"][0]["digest"], digest.as_str());
 
-    // The anonymous connector gets its own (empty) token and is refused by the registry.
+    // The anonymous connector gets its own (empty) token and is refused by the registry: the
+    // client is told the connector may not pull, not asked to log in again.
     let url = format!("http://{proxy_addr}/v2/namespaces/ns/connectors/anon/team/app/manifests/v1");
     let r = tokio::task::spawn_blocking(move || curl(&["-u", &format!("u:{CLIENT_TOKEN}"), &url]))
         .await
         .unwrap();
-    assert_eq!(r.status, 401);
-    assert_eq!(
-        r.header("www-authenticate").as_deref(),
-        Some(r#"Basic realm="connectors-oci-proxy""#)
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains(r#""code":"DENIED""#)
+            && r.body.contains("ns/anon may not pull from team/app"),
+        "{}",
+        r.body
     );
+    assert_eq!(r.header("www-authenticate"), None);
     assert!(
         !r.headers.contains("test-registry"),
         "the registry challenge leaked: {}",

@@ -7,6 +7,8 @@ use connectors_proxy_core::catalog::{ClassEntry, ConnectorRef, SecretData};
 use connectors_proxy_core::layers::resolve::ReverseTarget;
 use tower::{Layer, Service};
 
+use http::Method;
+
 use super::*;
 
 /// What the fake registry saw: method, URI and `Authorization`.

@@ -5,6 +5,8 @@
 pub(crate) mod fixture;
 pub(crate) mod http;
 pub(crate) mod process;
+pub(crate) mod setup;
+pub(crate) mod tee;
 pub(crate) mod tls;
 pub(crate) mod token_server;
 

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -24,6 +26,8 @@ pub(crate) struct TokenServer {
     pub(crate) addr: SocketAddr,
     /// Every token request so far.
     pub(crate) requests: Requests,
+    /// Milliseconds each answer waits before it is sent.
+    pub(crate) delay_ms: Arc<AtomicU64>,
 }
 
 /// The registry `auth:` block trusting this server.
@@ -39,14 +43,24 @@ pub(crate) fn registry_auth_at(authority: &str, cert_file: &Path) -> String {
     )
 }
 
-/// Starts the server on a loopback port; `users` maps usernames to passwords. The signing
-/// certificate is written to `cert_file`.
-pub(crate) async fn start(users: &[(&str, &str)], cert_file: &Path) -> TokenServer {
-    start_on(IpAddr::from([127, 0, 0, 1]), users, cert_file).await
+/// Starts the server on a loopback port; `users` maps usernames to passwords, and `readers`
+/// are users granted only `pull` whatever they ask for. The signing certificate is written to
+/// `cert_file`.
+pub(crate) async fn start(
+    users: &[(&str, &str)],
+    readers: &[&str],
+    cert_file: &Path,
+) -> TokenServer {
+    start_on(IpAddr::from([127, 0, 0, 1]), users, readers, cert_file).await
 }
 
 /// Starts the server on a port of `ip`; see [`start`].
-pub(crate) async fn start_on(ip: IpAddr, users: &[(&str, &str)], cert_file: &Path) -> TokenServer {
+pub(crate) async fn start_on(
+    ip: IpAddr,
+    users: &[(&str, &str)],
+    readers: &[&str],
+    cert_file: &Path,
+) -> TokenServer {
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["token-server".into()])
         .unwrap()
@@ -68,11 +82,18 @@ pub(crate) async fn start_on(ip: IpAddr, users: &[(&str, &str)], cert_file: &Pat
             .map(|(u, p)| (u.to_string(), p.to_string()))
             .collect(),
     );
+    let readers: Arc<Vec<String>> = Arc::new(readers.iter().map(|r| r.to_string()).collect());
     let requests = Requests::default();
     let log = requests.clone();
+    let delay_ms = Arc::new(AtomicU64::new(0));
+    let delay = delay_ms.clone();
     let service = tower::service_fn(move |req: Request| {
-        let response = answer(&req, &users, &signer, &x5c, &log);
-        std::future::ready(Ok::<_, Infallible>(response))
+        let response = answer(&req, &users, &readers, &signer, &x5c, &log);
+        let wait = Duration::from_millis(delay.load(Ordering::Relaxed));
+        async move {
+            tokio::time::sleep(wait).await;
+            Ok::<_, Infallible>(response)
+        }
     });
     let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -82,12 +103,17 @@ pub(crate) async fn start_on(ip: IpAddr, users: &[(&str, &str)], cert_file: &Pat
         ServerSettings::default(),
         std::future::pending(),
     ));
-    TokenServer { addr, requests }
+    TokenServer {
+        addr,
+        requests,
+        delay_ms,
+    }
 }
 
 fn answer(
     req: &Request,
     users: &BTreeMap<String, String>,
+    readers: &[String],
     signer: &EcdsaKeyPair,
     x5c: &str,
     log: &Requests,
@@ -120,7 +146,11 @@ fn answer(
             .filter_map(|s| {
                 let (kind, rest) = s.split_once(':')?;
                 let (name, actions) = rest.rsplit_once(':')?;
-                Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                let actions: Vec<&str> = actions
+                    .split(',')
+                    .filter(|a| *a == "pull" || !readers.contains(&subject))
+                    .collect();
+                Some(serde_json::json!({"type": kind, "name": name, "actions": actions}))
             })
             .collect()
     };
