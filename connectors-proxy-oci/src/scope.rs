@@ -10,11 +10,15 @@ use std::collections::BTreeSet;
 use http::Method;
 use percent_encoding::percent_decode_str;
 
-/// The scopes a request to `repository` needs: `pull` for reads, `pull,push` for writes, and
-/// `pull` on the source repository of a cross-repository mount (`?mount=…&from=<repo>`).
+/// The scopes a request to `repository` needs, as Distribution checks them: `pull` for reads,
+/// `delete` for deletes, `pull,push` for other writes, and `pull` on the source repository of a
+/// cross-repository mount (`?mount=…&from=<repo>`).
 pub fn scopes_for(method: &Method, repository: &str, query: Option<&str>) -> Vec<String> {
-    let reads = matches!(*method, Method::GET | Method::HEAD);
-    let actions = if reads { "pull" } else { "pull,push" };
+    let actions = match *method {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "pull,push",
+    };
     let mut scopes = vec![format!("repository:{repository}:{actions}")];
     if *method == Method::POST
         && let Some(from) = mount_source(query)
@@ -83,7 +87,11 @@ mod tests {
             ["repository:lib/app:pull"]
         );
         assert_eq!(scopes_for(&Method::HEAD, "a", None), ["repository:a:pull"]);
-        for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+        assert_eq!(
+            scopes_for(&Method::DELETE, "a", None),
+            ["repository:a:delete"]
+        );
+        for method in [Method::POST, Method::PUT, Method::PATCH] {
             assert_eq!(
                 scopes_for(&method, "a", Some("digest=sha256:1")),
                 ["repository:a:pull,push"]

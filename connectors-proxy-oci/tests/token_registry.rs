@@ -163,5 +163,37 @@ async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
             .count(),
         2
     );
+
+    // A delete asks for the `delete` action, as Distribution checks it, and removes the image.
+    let manifest =
+        format!("http://{proxy_addr}/v2/namespaces/ns/connectors/pusher/team/app/manifests");
+    let (by_digest, by_tag) = (format!("{manifest}/{digest}"), format!("{manifest}/v1"));
+    let auth = format!("u:{CLIENT_TOKEN}");
+    let (deleted, after) = tokio::task::spawn_blocking(move || {
+        let deleted = curl(&["-u", &auth, "-X", "DELETE", &by_digest]);
+        (deleted, curl(&["-u", &auth, &by_tag]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+    assert_eq!(after.status, 404, "{}", after.body);
+    assert!(
+        tokens
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(u, s)| u == "alice" && s == &["repository:team/app:delete".to_owned()])
+    );
+    // The first attempt already carried the right token: no 401 from the registry.
+    let logs = registry.logs();
+    let deletes: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("\"DELETE /v2/team/app/manifests/"))
+        .collect();
+    assert!(
+        deletes.len() == 1 && deletes[0].contains("\" 202"),
+        "{deletes:?}"
+    );
     assert!(!proxy.logs().contains("alice-pw") && !proxy.logs().contains(CLIENT_TOKEN));
 }
