@@ -5,7 +5,7 @@ mod support;
 use support::fixture::{CLIENT_TOKEN, Conn, OUTSIDER_TOKEN};
 use support::http::curl;
 use support::setup::{self, Setup};
-use support::{ok, skopeo, write_image};
+use support::{ok, pull, push, skopeo, write_image};
 
 fn setup() -> Setup {
     let conns = [
@@ -33,15 +33,7 @@ fn skopeo_pushes_inspects_and_pulls_through_the_proxy() {
         s.proxy_addr
     );
     let creds = format!("u:{CLIENT_TOKEN}");
-    let source = format!("oci:{}:v1", image.path().display());
-    ok(&skopeo(&[
-        "copy",
-        "--dest-creds",
-        &creds,
-        "--dest-tls-verify=false",
-        &source,
-        &reference,
-    ]));
+    ok(&push(&creds, image.path(), &reference));
 
     let inspect = ok(&skopeo(&[
         "inspect",
@@ -53,19 +45,9 @@ fn skopeo_pushes_inspects_and_pulls_through_the_proxy() {
     let inspected: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(inspected["Digest"], digest.as_str());
 
-    let out = tempfile::tempdir().unwrap();
-    let target = format!("oci:{}:v1", out.path().display());
-    ok(&skopeo(&[
-        "copy",
-        "--src-creds",
-        &creds,
-        "--src-tls-verify=false",
-        &reference,
-        &target,
-    ]));
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    let (pulled, pulled_digest) = pull(&creds, &reference);
+    ok(&pulled);
+    assert_eq!(pulled_digest.as_deref(), Some(digest.as_str()));
 
     // The registry saw the connector's user; the client only ever had its token.
     assert!(s.registry.logs().contains("alice"), "{}", s.registry.logs());

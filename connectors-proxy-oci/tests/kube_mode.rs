@@ -15,7 +15,7 @@ use kube_api::KubeApi;
 use serde_json::json;
 use support::fixture::{CLIENT_TOKEN, OUTSIDER_TOKEN};
 use support::http::curl;
-use support::{free_port, ok, process, skopeo, write_image};
+use support::{ok, process, pull, push, setup, write_image};
 
 const NS: &str = "ns";
 const BUILDER: &str = "system:serviceaccount:ns:builder";
@@ -58,14 +58,7 @@ fn cluster(registry: &str) -> KubeApi {
 #[test]
 fn pushes_and_pulls_with_connectors_and_reviews_from_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let hash = bcrypt::hash("alice-pw", 4).unwrap();
-    std::fs::write(dir.path().join("htpasswd"), format!("alice:{hash}\n")).unwrap();
-    let port = free_port();
-    let auth = format!(
-        "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-        dir.path().join("htpasswd").display()
-    );
-    let registry = process::registry(dir.path(), port, &auth);
+    let (registry, port) = setup::htpasswd_registry(dir.path());
     let api = cluster(&format!("http://127.0.0.1:{port}"));
     let kubeconfig = api.kubeconfig();
     let state = dir.path().join("state");
@@ -93,28 +86,10 @@ fn pushes_and_pulls_with_connectors_and_reviews_from_the_cluster() {
     let image = tempfile::tempdir().unwrap();
     let digest = write_image(image.path());
     let reference = format!("docker://{addr}/namespaces/{NS}/connectors/reg/team/app:v1");
-    let source = format!("oci:{}:v1", image.path().display());
-    ok(&skopeo(&[
-        "copy",
-        "--dest-creds",
-        &creds,
-        "--dest-tls-verify=false",
-        &source,
-        &reference,
-    ]));
-    let out = tempfile::tempdir().unwrap();
-    let target = format!("oci:{}:v1", out.path().display());
-    ok(&skopeo(&[
-        "copy",
-        "--src-creds",
-        &creds,
-        "--src-tls-verify=false",
-        &reference,
-        &target,
-    ]));
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    ok(&push(&creds, image.path(), &reference));
+    let (pulled, pulled_digest) = pull(&creds, &reference);
+    ok(&pulled);
+    assert_eq!(pulled_digest.as_deref(), Some(digest.as_str()));
     assert!(registry.logs().contains("alice"), "{}", registry.logs());
 
     // Reviews went to the API server; a token without RBAC and a connector the client may not

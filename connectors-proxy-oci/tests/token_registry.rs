@@ -5,7 +5,7 @@ mod support;
 
 use support::fixture::{CLIENT_TOKEN, Conn};
 use support::http::curl;
-use support::{fixture, free_port, ok, process, skopeo, token_server, write_image};
+use support::{fixture, free_port, ok, process, pull, push, skopeo, token_server, write_image};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
@@ -49,35 +49,23 @@ async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
     let creds = format!("u:{CLIENT_TOKEN}");
     let reference =
         |conn: &str| format!("docker://{proxy_addr}/namespaces/ns/connectors/{conn}/team/app:v1");
-    let source = format!("oci:{}:v1", image.path().display());
 
-    let push = reference("pusher");
-    let (creds2, source2) = (creds.clone(), source.clone());
-    let pushed = tokio::task::spawn_blocking(move || {
-        skopeo(&[
-            "copy",
-            "--dest-creds",
-            &creds2,
-            "--dest-tls-verify=false",
-            &source2,
-            &push,
-        ])
-    })
-    .await
-    .unwrap();
+    let (to, creds2, layout) = (reference("pusher"), creds.clone(), image.path().to_owned());
+    let pushed = tokio::task::spawn_blocking(move || push(&creds2, &layout, &to))
+        .await
+        .unwrap();
     if !pushed.status.success() {
         eprintln!("proxy:\n{}\nregistry:\n{}", proxy.logs(), registry.logs());
     }
     ok(&pushed);
-    let pull = reference("puller");
-    let creds2 = creds.clone();
+    let (puller, creds2) = (reference("puller"), creds.clone());
     let inspect = tokio::task::spawn_blocking(move || {
         ok(&skopeo(&[
             "inspect",
             "--creds",
             &creds2,
             "--tls-verify=false",
-            &pull,
+            &puller,
         ]))
     })
     .await
@@ -85,27 +73,12 @@ async fn skopeo_through_a_token_registry_with_per_connector_tokens() {
     let inspected: serde_json::Value = serde_json::from_str(&inspect).unwrap();
     assert_eq!(inspected["Digest"], digest.as_str());
 
-    let out = tempfile::tempdir().unwrap();
-    let (target, from, creds2) = (
-        format!("oci:{}:v1", out.path().display()),
-        reference("puller"),
-        creds.clone(),
-    );
-    tokio::task::spawn_blocking(move || {
-        ok(&skopeo(&[
-            "copy",
-            "--src-creds",
-            &creds2,
-            "--src-tls-verify=false",
-            &from,
-            &target,
-        ]))
-    })
-    .await
-    .unwrap();
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["manifests"][0]["digest"], digest.as_str());
+    let (from, creds2) = (reference("puller"), creds.clone());
+    let (pulled, pulled_digest) = tokio::task::spawn_blocking(move || pull(&creds2, &from))
+        .await
+        .unwrap();
+    ok(&pulled);
+    assert_eq!(pulled_digest.as_deref(), Some(digest.as_str()));
 
     // The anonymous connector gets its own (empty) token and is refused by the registry: the
     // client is told the connector may not pull, not asked to log in again.

@@ -37,6 +37,40 @@ pub(crate) fn skopeo(args: &[&str]) -> Output {
         .expect("run skopeo (apt-get install skopeo)")
 }
 
+/// `skopeo copy` of the `v1` image in the OCI layout `image` to `reference` on a plain-HTTP
+/// registry address, logging in with `creds`.
+pub(crate) fn push(creds: &str, image: &Path, reference: &str) -> Output {
+    let source = format!("oci:{}:v1", image.display());
+    skopeo(&[
+        "copy",
+        "--dest-creds",
+        creds,
+        "--dest-tls-verify=false",
+        &source,
+        reference,
+    ])
+}
+
+/// `skopeo copy` of `reference` (plain HTTP, logging in with `creds`) into a fresh OCI layout.
+/// Returns skopeo's output and the digest of the manifest it wrote.
+pub(crate) fn pull(creds: &str, reference: &str) -> (Output, Option<String>) {
+    let out = tempfile::tempdir().unwrap();
+    let target = format!("oci:{}:v1", out.path().display());
+    let output = skopeo(&[
+        "copy",
+        "--src-creds",
+        creds,
+        "--src-tls-verify=false",
+        reference,
+        &target,
+    ]);
+    let digest = std::fs::read(out.path().join("index.json"))
+        .ok()
+        .and_then(|index| serde_json::from_slice::<serde_json::Value>(&index).ok())
+        .and_then(|index| index["manifests"][0]["digest"].as_str().map(str::to_owned));
+    (output, digest)
+}
+
 /// Asserts that a command succeeded, showing its output if not.
 pub(crate) fn ok(output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -1,6 +1,7 @@
 //! A registry, its connectors and the proxy in front of them, started together.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use super::fixture::{self, Conn};
 use super::{free_port, process, token_server};
@@ -35,14 +36,7 @@ impl Setup {
 /// `address(registry_port)`.
 pub(crate) fn basic(conns: &[Conn<'_>], address: impl FnOnce(u16) -> String) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let hash = bcrypt::hash("alice-pw", 4).unwrap();
-    std::fs::write(dir.path().join("htpasswd"), format!("alice:{hash}\n")).unwrap();
-    let registry_port = free_port();
-    let auth = format!(
-        "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-        dir.path().join("htpasswd").display()
-    );
-    let registry = process::registry(dir.path(), registry_port, &auth);
+    let (registry, registry_port) = htpasswd_registry(dir.path());
     finish(
         dir,
         registry,
@@ -53,11 +47,24 @@ pub(crate) fn basic(conns: &[Conn<'_>], address: impl FnOnce(u16) -> String) -> 
     )
 }
 
+/// A registry on 127.0.0.1 with htpasswd Basic auth (`alice` / `alice-pw`), storing in `dir`;
+/// returns it and its port.
+pub(crate) fn htpasswd_registry(dir: &Path) -> (process::Running, u16) {
+    let hash = bcrypt::hash("alice-pw", 4).unwrap();
+    std::fs::write(dir.join("htpasswd"), format!("alice:{hash}\n")).unwrap();
+    let port = free_port();
+    let auth = format!(
+        "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+        dir.join("htpasswd").display()
+    );
+    (process::registry(dir, port, &auth), port)
+}
+
 /// A registry trusting `tokens` (the token server), with connectors logging in to it.
 pub(crate) fn token(
     tokens: &token_server::TokenServer,
     dir: tempfile::TempDir,
-    cert: &std::path::Path,
+    cert: &Path,
     conns: &[Conn<'_>],
 ) -> Setup {
     let registry_port = free_port();
