@@ -248,6 +248,25 @@ fn a_16_kib_proxy_authorization_is_accepted() {
 }
 
 #[test]
+fn dot_segments_to_targets_are_refused_plain_and_in_tunnels() {
+    let fwd = Forward::start(&[]);
+    for path in ["/../x", "/a/%2e%2E/x", "/a/..%2fx"] {
+        let plain = format!("{}{path}", fwd.http.url());
+        let response = via(&fwd, &fwd.proxy_for(HTTP_BEARER), &["--path-as-is", &plain]);
+        assert_eq!(response.status, 400, "{path}: {}", response.text());
+        let tunnelled = format!("{}{path}", fwd.tls.url());
+        let response = via(
+            &fwd,
+            &fwd.proxy_for(TLS_BASIC),
+            &["--path-as-is", &tunnelled],
+        );
+        assert_eq!(response.status, 400, "{path}: {}", response.text());
+    }
+    assert!(fwd.http.requests().is_empty());
+    assert!(fwd.tls.requests().is_empty());
+}
+
+#[test]
 fn extensions_are_targets_and_the_most_specific_prefix_wins() {
     let api_host = Upstream::start();
     let shared = Upstream::start();

@@ -196,6 +196,19 @@ fn paths_and_queries_reach_the_tool_byte_for_byte() {
 }
 
 #[test]
+fn dot_segments_never_reach_the_tool() {
+    let fixture = Fixture::start();
+    let before = fixture.upstream.requests().len();
+    for rest in ["/../x", "/a/%2e%2e/x", "/.%2E", "/a/..%2Fx", "/./x"] {
+        let url = format!("{}{rest}", fixture.url("prefixed"));
+        let response = curl(&["--path-as-is", "-H", &bearer_header(), &url]);
+        assert_eq!(response.status, 400, "{rest}: {}", response.text());
+        assert!(response.text().contains("segment"), "{}", response.text());
+    }
+    assert_eq!(fixture.upstream.requests().len(), before);
+}
+
+#[test]
 fn locations_and_links_pointing_at_the_tool_are_rewritten() {
     let upstream_url = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
     let tool = upstream_url.clone();

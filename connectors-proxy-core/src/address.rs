@@ -212,6 +212,17 @@ impl Address {
     }
 }
 
+/// Whether a raw request path has a `.` or `..` segment once percent-decoded, counting `\`
+/// and decoded `%2F` as separators too. A tool that normalises such a path would apply the
+/// connector's credentials outside the connector's address (`/api/../admin`), so the proxy
+/// refuses these paths rather than forwarding them as they are.
+pub fn has_dot_segment(path: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    decoded
+        .split(['/', '\\'])
+        .any(|segment| segment == "." || segment == "..")
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.origin, self.path)
@@ -221,6 +232,52 @@ impl fmt::Display for Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments() {
+        for path in [
+            "/..",
+            "/api/../x",
+            "/api/./x",
+            "/api/%2e%2E/x",
+            "/api/.%2e",
+            "/api/..%2fx",
+            "/api/..%5Cx",
+            "..",
+            "/a/..\\b",
+        ] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in [
+            "/",
+            "",
+            "/api/x",
+            "/a..b/c",
+            "/...",
+            "/.git/config",
+            "/a%2Fb",
+            "//x",
+        ] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn paths_without_dots_have_no_dot_segment(path in "(/[a-zA-Z0-9_~-]{0,8}){0,6}") {
+            proptest::prop_assert!(!has_dot_segment(&path));
+        }
+
+        #[test]
+        fn a_dot_segment_anywhere_is_found(
+            head in "(/[a-z]{1,4}){0,3}",
+            dots in proptest::sample::select(vec!["..", ".", "%2e%2e", "%2E.", "%2e"]),
+            tail in "(/[a-z]{0,4}){0,3}",
+        ) {
+            let path = format!("{head}/{dots}{tail}");
+            proptest::prop_assert!(has_dot_segment(&path), "{}", path);
+        }
+    }
 
     #[test]
     fn parses_and_normalises() {

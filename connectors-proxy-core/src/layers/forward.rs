@@ -11,12 +11,13 @@ use std::sync::Arc;
 use http::header::PROXY_AUTHORIZATION;
 use tracing::Span;
 
-use crate::address::Origin;
+use crate::address::{Origin, has_dot_segment};
 use crate::body::Request;
 use crate::catalog::{Catalog, ConnectorEntry, ConnectorRef};
 use crate::error::Refusal;
 use crate::forward::{best_match, origin_of_absolute, parse_proxy_authorization};
 use crate::layers::authorize::AuthorizeLayer;
+use crate::layers::resolve::dot_segment_refusal;
 use crate::layers::step::{AsyncStep, AsyncStepService};
 use crate::layers::{Authorized, Destination};
 use crate::review::Identity;
@@ -110,6 +111,9 @@ impl ForwardPolicy {
     ) -> Result<Decision, Refusal> {
         let entries = self.listed_entries(client).await;
         if let Some((entry, _)) = best_match(&entries, origin, path) {
+            if has_dot_segment(path) {
+                return Err(dot_segment_refusal());
+            }
             self.reviews
                 .check(&client.identity, &entry.namespace, &entry.name)
                 .await?;

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::address::has_dot_segment;
 use crate::body::Request;
 use crate::catalog::{Catalog, CatalogError, ConnectorEntry, ConnectorRef};
 use crate::error::Refusal;
@@ -137,6 +138,14 @@ impl<S> tower::Layer<S> for ResolveLayer {
     }
 }
 
+/// The answer to a path with a `.` or `..` segment (see [`has_dot_segment`]).
+pub(crate) fn dot_segment_refusal() -> Refusal {
+    Refusal::BadRequest(
+        "The path has a \".\" or \"..\" segment (perhaps percent-encoded); send it normalized."
+            .into(),
+    )
+}
+
 /// Service that finds the connector of reverse requests; see [`ResolveLayer`].
 pub type Resolve<S> = AsyncStepService<ResolveLayer, S>;
 
@@ -156,6 +165,9 @@ impl AsyncStep for ResolveLayer {
                 }
             },
         };
+        if has_dot_segment(&rest) {
+            return Err(dot_segment_refusal());
+        }
         let lookup = self
             .catalog
             .connector(&connector.namespace, &connector.name)
