@@ -243,6 +243,11 @@ fn an_untrusted_tool_certificate_is_a_502_naming_the_host() {
     assert_eq!(response.status, 502, "{}", response.text());
     let authority = fwd.tls.addr().to_string();
     assert!(response.text().contains(&authority), "{}", response.text());
+    assert!(
+        response.text().contains("not signed by a trusted CA"),
+        "{}",
+        response.text()
+    );
     assert!(fwd.tls.requests().is_empty());
 }
 

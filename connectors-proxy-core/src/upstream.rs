@@ -197,12 +197,54 @@ fn bad_gateway(host: &str, error: &hyper_util::client::legacy::Error) -> Respons
     }
 }
 
+/// What went wrong, as a phrase: a sentence of our own for TLS failures, otherwise the
+/// innermost error's text.
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut source: &(dyn std::error::Error + 'static) = error;
-    while let Some(next) = source.source() {
-        source = next;
+    loop {
+        if let Some(tls) = tls_error(source) {
+            return tls_phrase(tls);
+        }
+        match source.source() {
+            Some(next) => source = next,
+            None => return source.to_string(),
+        }
     }
-    source.to_string()
+}
+
+/// The rustls error in `error`, also when wrapped in `io::Error`s (whose `source` skips it).
+fn tls_error<'a>(mut error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+        error = inner;
+    }
+}
+
+/// A phrase for a TLS failure that names the likely fix, without rustls's debug text.
+fn tls_phrase(error: &rustls::Error) -> String {
+    use rustls::CertificateError as Cert;
+    let rustls::Error::InvalidCertificate(cert) = error else {
+        return format!("the TLS handshake failed ({error})");
+    };
+    match cert {
+        // A CA with the same name as a trusted one but another key shows as a bad signature.
+        Cert::UnknownIssuer | Cert::BadSignature => {
+            "its TLS certificate is not signed by a trusted CA (see --upstream-ca-file)"
+        }
+        Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+            "its TLS certificate is not valid for this host name"
+        }
+        Cert::Expired | Cert::ExpiredContext { .. } => "its TLS certificate has expired",
+        Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+            "its TLS certificate is not valid yet"
+        }
+        Cert::Revoked => "its TLS certificate is revoked",
+        _ => "its TLS certificate was rejected as unusable",
+    }
+    .to_owned()
 }
 
 async fn bridge(client: hyper::upgrade::OnUpgrade, tool: hyper::upgrade::OnUpgrade) {
