@@ -12,8 +12,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use connectors_proxy_core::address::Address;
+use connectors_proxy_core::async_trait;
 use connectors_proxy_core::body::{Body, Request, Response};
 use connectors_proxy_core::catalog::{
     ClassEntry, ConnectorEntry, Credentials, MemoryCatalog, SecretData,

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
+use connectors_proxy_core::async_trait;
 use connectors_proxy_core::{
     AccessCheck, Address, Authentication, Authorized, Body, ClassEntry, ClientToken,
     ConnectorEntry, Credentials, Identity, MemoryCatalog, Metrics, ProxyBuilder, Refusal, Request,

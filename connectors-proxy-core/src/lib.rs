@@ -40,7 +40,10 @@
 //! };
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//! let catalog = Arc::new(MemoryCatalog::new()); // insert ConnectorEntry values as needed
+//! // Empty as written: every request gets 404 until ConnectorEntry values are inserted.
+//! let catalog = Arc::new(MemoryCatalog::new());
+//! // No RBAC rules: the token authenticates but may use no connector (403) until rules are
+//! // given, as RbacRules::new builds them from Role and RoleBinding objects.
 //! let tokens = TokenTable::parse("app-token,system:serviceaccount:demo:app,uid-1\n")?;
 //! let reviewer = Arc::new(StaticReviewer::new(tokens, RbacRules::default()));
 //! let metrics = Arc::new(Metrics::new());
@@ -64,6 +67,9 @@
 //! repository does for a tool that wants HMAC-signed requests. A step that only adds to the
 //! standard credentials goes in [`ProxyBuilder::after_injection`]. Every layer in [`layers`] is
 //! also usable on its own with `tower::ServiceBuilder`.
+//! [`ProxyBuilder::router`] is what a listener serves: the reverse stack behind checks of
+//! ambiguous framing, plus forward mode and `CONNECT`; [`ProxyBuilder::reverse`] is the reverse
+//! stack alone, for a proxy that only answers path- and host-form requests.
 //!
 //! `examples/` in the repository has complete programs: embedding, a custom layer on the stock
 //! stack, and a custom ConnectorClass proxy.
@@ -89,6 +95,10 @@ pub mod secret;
 pub mod server;
 pub mod tls;
 pub mod upstream;
+
+/// Re-exported so that [`Reviewer`] and [`Catalog`] can be implemented without a direct
+/// dependency on `async-trait`: write `#[connectors_proxy_core::async_trait]` on the impl.
+pub use async_trait::async_trait;
 
 pub use address::Address;
 pub use body::{Body, Request, Response};

@@ -140,7 +140,9 @@ pub struct SecretData {
 }
 
 impl Credentials {
-    /// Credentials of auth type `auth_type` from `secret`.
+    /// Credentials from `secret` for the connector's auth type `auth_type` (the name in the
+    /// connector's `spec.auth.name`, one of its class's auth types; a class from
+    /// [`ClassEntry::proxied`] declares none, so any name serves as a label).
     pub fn secret(auth_type: &str, secret: SecretData) -> Self {
         Self::Secret {
             auth_type: auth_type.to_owned(),
