@@ -200,6 +200,21 @@ fn malformed_framing_is_refused_unforwarded() {
 }
 
 #[test]
+fn a_second_host_or_oversized_headers_are_refused_with_a_sentence() {
+    let fixture = Fixture::start();
+    let close = "Content-Length: 0\r\nConnection: close\r\n";
+    let big = format!("X-Big: {}\r\n{close}", "a".repeat(80_000));
+    let second_host = format!("Host: elsewhere\r\n{close}");
+    for (head, status) in [(second_host.as_str(), 400), (big.as_str(), 431)] {
+        let (answer, seen) = raw_exchange(&fixture, head, "");
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status_of(&answer), Some(status), "{text}");
+        assert!(text.contains(r#""message":"The request"#), "{text}");
+        assert!(seen.is_empty(), "forwarded: {seen:?}");
+    }
+}
+
+#[test]
 fn websocket_upgrade_passes_through_with_injection() {
     let fixture = Fixture::with_handler(|req| {
         if req.header("upgrade") == Some("websocket") {

@@ -254,6 +254,11 @@ impl ProxyBuilder {
                 self.config.server.clone(),
             )
         });
-        Router::from_parts(self.reverse(), Some(self.forward(Mode::Forward)), connect)
+        Router::from_parts(
+            self.reverse(),
+            Some(self.forward(Mode::Forward)),
+            connect,
+            self.config.server.max_header_bytes,
+        )
     }
 }

@@ -111,6 +111,7 @@ pub struct Router {
     reverse: ProxyStack,
     forward: Option<ProxyStack>,
     connect: Option<ConnectHandler>,
+    max_header_bytes: usize,
 }
 
 impl std::fmt::Debug for Router {
@@ -131,11 +132,13 @@ impl Router {
         reverse: ProxyStack,
         forward: Option<ProxyStack>,
         connect: Option<ConnectHandler>,
+        max_header_bytes: usize,
     ) -> Self {
         Self {
             reverse,
             forward,
             connect,
+            max_header_bytes,
         }
     }
 
@@ -146,6 +149,7 @@ impl Router {
             reverse,
             forward: None,
             connect: None,
+            max_header_bytes: ServerSettings::default().max_header_bytes,
         }
     }
 }
@@ -156,8 +160,10 @@ pub(crate) fn is_absolute_form(req: &Request) -> bool {
     req.version() <= Version::HTTP_11 && req.uri().scheme().is_some()
 }
 
-/// Refuses requests whose framing could be read two ways (request smuggling).
-fn check_framing(req: &Request) -> Result<(), Refusal> {
+/// Refuses request heads the proxy will not pass on: framing that could be read two ways
+/// (request smuggling), more than one `Host`, and header sections over `max_header_bytes`
+/// (counted as they appear on the wire; HTTP/1 parsing only caps them loosely).
+fn check_head(req: &Request, max_header_bytes: usize) -> Result<(), Refusal> {
     let headers = req.headers();
     if headers.contains_key(header::TRANSFER_ENCODING)
         && headers.contains_key(header::CONTENT_LENGTH)
@@ -165,6 +171,20 @@ fn check_framing(req: &Request) -> Result<(), Refusal> {
         return Err(Refusal::BadRequest(
             "The request has both Content-Length and Transfer-Encoding.".into(),
         ));
+    }
+    if headers.get_all(header::HOST).iter().nth(1).is_some() {
+        return Err(Refusal::BadRequest(
+            "The request has more than one Host header.".into(),
+        ));
+    }
+    let size: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > max_header_bytes {
+        return Err(Refusal::HeadersTooLarge(format!(
+            "The request headers are larger than {max_header_bytes} bytes."
+        )));
     }
     Ok(())
 }
@@ -180,7 +200,7 @@ impl tower::Service<Request> for Router {
 
     fn call(&mut self, req: Request) -> ResponseFuture {
         use tower::ServiceExt;
-        if let Err(refusal) = check_framing(&req) {
+        if let Err(refusal) = check_head(&req, self.max_header_bytes) {
             return Box::pin(std::future::ready(Ok(refusal.into_response())));
         }
         if req.method() == Method::CONNECT {
