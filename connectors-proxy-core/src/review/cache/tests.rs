@@ -111,6 +111,11 @@ fn check(name: &str) -> AccessCheck {
     AccessCheck::use_connector("team-a", name, false)
 }
 
+/// The cache's answer to whether the holder of `token` may use connector `name`.
+async fn may_use(cache: &CachedReviewer, token: &str, name: &str) -> Result<bool, ReviewError> {
+    cache.authorize(&identity(token), &check(name)).await
+}
+
 fn is_authenticated(outcome: &Result<Authentication, ReviewError>) -> bool {
     matches!(outcome, Ok(Authentication::Authenticated { .. }))
 }
@@ -122,28 +127,13 @@ async fn hits_do_not_call_the_inner_reviewer() {
     let token = ClientToken::new("tok");
     for _ in 0..3 {
         assert!(is_authenticated(&cache.authenticate(&token).await));
-        assert!(
-            cache
-                .authorize(&identity("tok"), &check("git"))
-                .await
-                .unwrap()
-        );
+        assert!(may_use(&cache, "tok", "git").await.unwrap());
     }
     assert_eq!(fake.calls(), (1, 1));
 
     // Another connector, or another token, is another question.
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("ci"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        cache
-            .authorize(&identity("other"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "ci").await.unwrap());
+    assert!(may_use(&cache, "other", "git").await.unwrap());
     assert!(is_authenticated(
         &cache.authenticate(&ClientToken::new("other")).await
     ));
@@ -174,7 +164,7 @@ async fn concurrent_identical_misses_share_one_call() {
             tokio::spawn(async move {
                 let token = ClientToken::new("tok");
                 let authenticated = is_authenticated(&cache.authenticate(&token).await);
-                let allowed = cache.authorize(&identity("tok"), &check("git")).await;
+                let allowed = may_use(&cache, "tok", "git").await;
                 authenticated && allowed.unwrap()
             })
         })
@@ -196,40 +186,15 @@ async fn denies_expire_after_the_deny_ttl_and_allows_do_not() {
         },
     );
     fake.allows(Ok(false));
-    assert!(
-        !cache
-            .authorize(&identity("tok"), &check("denied"))
-            .await
-            .unwrap()
-    );
+    assert!(!may_use(&cache, "tok", "denied").await.unwrap());
     fake.allows(Ok(true));
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("allowed"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !cache
-            .authorize(&identity("tok"), &check("denied"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "allowed").await.unwrap());
+    assert!(!may_use(&cache, "tok", "denied").await.unwrap());
     assert_eq!(fake.calls().1, 2);
 
     tokio::time::sleep(PAST_SHORT).await;
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("denied"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("allowed"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "denied").await.unwrap());
+    assert!(may_use(&cache, "tok", "allowed").await.unwrap());
     assert_eq!(fake.calls().1, 3, "only the deny was asked again");
 }
 
@@ -283,22 +248,12 @@ async fn errors_are_not_cached() {
         cache.authenticate(&token).await,
         Err(ReviewError::Unavailable(_))
     ));
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .is_err()
-    );
+    assert!(may_use(&cache, "tok", "git").await.is_err());
 
     fake.authenticates(Ok(authenticated(None)));
     fake.allows(Ok(true));
     assert!(is_authenticated(&cache.authenticate(&token).await));
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "git").await.unwrap());
     assert_eq!(fake.calls(), (2, 2));
 }
 

@@ -17,33 +17,18 @@ fn outage_settings(window: Duration) -> CacheSettings {
 async fn allows_are_served_stale_within_the_window_only() {
     let fake = Fake::new();
     let (cache, _) = cached(&fake, outage_settings(Duration::from_millis(700)));
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "git").await.unwrap());
 
     fake.allows(Err(outage()));
     tokio::time::sleep(PAST_SHORT).await;
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "git").await.unwrap());
     assert_eq!(fake.calls().1, 2, "the inner reviewer was asked first");
     // Nothing was known about this connector: fail closed.
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("ci"))
-            .await
-            .is_err()
-    );
+    assert!(may_use(&cache, "tok", "ci").await.is_err());
 
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(matches!(
-        cache.authorize(&identity("tok"), &check("git")).await,
+        may_use(&cache, "tok", "git").await,
         Err(ReviewError::Unavailable(_))
     ));
 }
@@ -53,50 +38,25 @@ async fn denies_are_never_served_stale() {
     let fake = Fake::new();
     let (cache, _) = cached(&fake, outage_settings(LONG));
     fake.allows(Ok(false));
-    assert!(
-        !cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(!may_use(&cache, "tok", "git").await.unwrap());
 
     fake.allows(Err(outage()));
     tokio::time::sleep(PAST_SHORT).await;
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .is_err()
-    );
+    assert!(may_use(&cache, "tok", "git").await.is_err());
 }
 
 #[tokio::test]
 async fn a_later_deny_forgets_the_earlier_allow() {
     let fake = Fake::new();
     let (cache, _) = cached(&fake, outage_settings(LONG));
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(may_use(&cache, "tok", "git").await.unwrap());
     tokio::time::sleep(PAST_SHORT).await;
     fake.allows(Ok(false));
-    assert!(
-        !cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .unwrap()
-    );
+    assert!(!may_use(&cache, "tok", "git").await.unwrap());
 
     fake.allows(Err(outage()));
     tokio::time::sleep(PAST_SHORT).await;
-    assert!(
-        cache
-            .authorize(&identity("tok"), &check("git"))
-            .await
-            .is_err()
-    );
+    assert!(may_use(&cache, "tok", "git").await.is_err());
 }
 
 #[tokio::test]
