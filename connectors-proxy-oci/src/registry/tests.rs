@@ -41,6 +41,22 @@ fn entry(name: &str, user: Option<&str>) -> Arc<ConnectorEntry> {
     })
 }
 
+/// Sends `method path` without a body for the connector `entry` through `service`.
+async fn send<S>(
+    service: &mut S,
+    entry: &Arc<ConnectorEntry>,
+    method: Method,
+    path: &str,
+) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
+    service
+        .call(request(entry, method, path, Body::empty()))
+        .await
+        .unwrap()
+}
+
 fn request(entry: &Arc<ConnectorEntry>, method: Method, path: &str, body: Body) -> Request {
     let mut req = http::Request::new(body);
     *req.method_mut() = method;
@@ -129,8 +145,7 @@ async fn bearer_tokens_are_fetched_once_per_connector_and_scope() {
     let mut service = RegistryAuthLayer::default().layer(upstream);
     let x = entry("x", Some("alice"));
     for _ in 0..2 {
-        let req = request(&x, Method::GET, "/v2/team/app/manifests/v1", Body::empty());
-        let response = service.call(req).await.unwrap();
+        let response = send(&mut service, &x, Method::GET, "/v2/team/app/manifests/v1").await;
         assert_eq!(response.status(), 200);
     }
     let fetched = tokens_fetched(&seen, realm);
@@ -143,8 +158,7 @@ async fn bearer_tokens_are_fetched_once_per_connector_and_scope() {
 
     // Another connector on the same registry gets its own token, never x's.
     let y = entry("y", None);
-    let req = request(&y, Method::GET, "/v2/team/app/manifests/v1", Body::empty());
-    service.call(req).await.unwrap();
+    send(&mut service, &y, Method::GET, "/v2/team/app/manifests/v1").await;
     let fetched = tokens_fetched(&seen, realm);
     assert_eq!(fetched.len(), 2);
     assert_eq!(fetched[1].1, None);
@@ -159,10 +173,7 @@ async fn mounts_ask_for_both_repositories() {
     let mut service = RegistryAuthLayer::default().layer(upstream);
     let x = entry("x", Some("alice"));
     let path = "/v2/a/blobs/uploads/?mount=sha256%3A1&from=b%2Fc";
-    service
-        .call(request(&x, Method::POST, path, Body::empty()))
-        .await
-        .unwrap();
+    send(&mut service, &x, Method::POST, path).await;
     let fetched = tokens_fetched(&seen, realm);
     assert!(
         fetched[0]
@@ -178,15 +189,7 @@ async fn refused_tokens_are_retried_once_and_only_without_a_body() {
     let (upstream, seen) = registry(realm, true);
     let mut service = RegistryAuthLayer::default().layer(upstream);
     let x = entry("x", Some("alice"));
-    let response = service
-        .call(request(
-            &x,
-            Method::GET,
-            "/v2/a/manifests/v1",
-            Body::empty(),
-        ))
-        .await
-        .unwrap();
+    let response = send(&mut service, &x, Method::GET, "/v2/a/manifests/v1").await;
     assert_eq!(response.status(), 401);
     // The registry's challenge is replaced by the proxy's.
     assert_eq!(
@@ -224,15 +227,7 @@ async fn no_login_goes_to_a_plain_http_realm_on_another_host() {
     let (upstream, seen) = registry(realm, false);
     let mut service = RegistryAuthLayer::default().layer(upstream);
     let x = entry("x", Some("alice"));
-    service
-        .call(request(
-            &x,
-            Method::GET,
-            "/v2/a/manifests/v1",
-            Body::empty(),
-        ))
-        .await
-        .unwrap();
+    send(&mut service, &x, Method::GET, "/v2/a/manifests/v1").await;
     let fetched = tokens_fetched(&seen, realm);
     assert_eq!(fetched.len(), 1);
     assert_eq!(fetched[0].1, None, "no Basic to an http realm elsewhere");
