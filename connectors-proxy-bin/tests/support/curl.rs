@@ -20,11 +20,7 @@ pub(crate) struct CurlResponse {
 impl CurlResponse {
     /// All values of response header `name`.
     pub(crate) fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        super::header_values(&self.headers, name)
     }
 
     /// The first value of response header `name`.

@@ -15,3 +15,12 @@ pub(crate) mod raw;
 pub(crate) mod tls_tool;
 pub(crate) mod tunnel;
 pub(crate) mod upstream;
+
+/// All values of header `name` (case-insensitive) in a recorded header list, in order.
+pub(crate) fn header_values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}

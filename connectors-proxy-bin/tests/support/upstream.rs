@@ -34,11 +34,7 @@ pub(crate) struct RecordedRequest {
 impl RecordedRequest {
     /// All values of the header `name` (case-insensitive).
     pub(crate) fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        super::header_values(&self.headers, name)
     }
 
     /// The single value of header `name`, if present.
