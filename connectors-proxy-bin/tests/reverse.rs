@@ -103,6 +103,15 @@ fn refusals_are_json_and_never_forwarded() {
     let wrong = curl(&["-u", ":not-a-known-token", &url]);
     assert_eq!(wrong.status, 401);
 
+    // "\xff:token" in base64: the header is Basic, but not UTF-8 once decoded.
+    let garbled = curl(&["-H", "Authorization: Basic /zp0b2tlbg==", &url]);
+    assert_eq!(garbled.status, 401);
+    assert!(
+        garbled.text().contains("not valid base64"),
+        "{}",
+        garbled.text()
+    );
+
     let intruder = curl(&[
         "-H",
         &format!("Authorization: Bearer {INTRUDER_TOKEN}"),

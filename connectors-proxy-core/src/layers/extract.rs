@@ -3,7 +3,7 @@
 use http::header::AUTHORIZATION;
 
 use crate::body::Request;
-use crate::credentials::reverse_token;
+use crate::credentials::{BasicError, decode_basic_text, reverse_token};
 use crate::error::Refusal;
 use crate::layers::step::{Step, StepService};
 use crate::secret::ClientToken;
@@ -38,11 +38,16 @@ pub type Extract<S> = StepService<ExtractLayer, S>;
 impl Step for ExtractLayer {
     fn apply(&self, mut req: Request) -> Result<Request, Refusal> {
         if req.extensions().get::<ClientToken>().is_none() {
-            let Some(token) = req.headers().get(AUTHORIZATION).and_then(reverse_token) else {
-                return Err(Refusal::Unauthenticated(
+            let header = req.headers().get(AUTHORIZATION);
+            let Some(token) = header.and_then(reverse_token) else {
+                let undecodable = header
+                    .is_some_and(|value| decode_basic_text(value) == Err(BasicError::Encoding));
+                return Err(Refusal::Unauthenticated(if undecodable {
+                    "The Basic credentials are not valid base64 of UTF-8 text.".into()
+                } else {
                     "A ServiceAccount token is required: send it as Basic password or Bearer token."
-                        .into(),
-                ));
+                        .into()
+                }));
             };
             req.extensions_mut().insert(ClientToken::new(token));
             req.extensions_mut()
