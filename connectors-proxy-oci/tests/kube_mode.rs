@@ -69,13 +69,7 @@ fn pushes_and_pulls_with_connectors_and_reviews_from_the_cluster() {
     assert!(proxy.logs().contains("Kubernetes mode"), "{}", proxy.logs());
 
     // Ready once both watches have listed.
-    let admin = proxy
-        .logs()
-        .split("admin listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
-        .expect("admin address in the log");
+    let admin = proxy.logged_addr("admin");
     let deadline = Instant::now() + Duration::from_secs(20);
     while curl(&[&format!("http://{admin}/readyz")]).status != 200 {
         assert!(Instant::now() < deadline, "never ready:\n{}", proxy.logs());

@@ -32,6 +32,16 @@ impl Running {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The address logged as `<listener> listening on ADDR` (`proxy` or `admin`).
+    pub(crate) fn logged_addr(&self, listener: &str) -> SocketAddr {
+        self.logs()
+            .split(&format!("{listener} listening on "))
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no {listener} address in the log"))
+    }
+
     /// The process id.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
@@ -132,12 +142,6 @@ pub(crate) fn proxy_process(args: &[&OsStr], env: &[(&str, &OsStr)]) -> (Running
     running.wait_for("connectors-oci-proxy", |logs| {
         logs.contains("admin listening on ")
     });
-    let logs = running.logs();
-    let addr = logs
-        .split("proxy listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("proxy address in the log");
+    let addr = running.logged_addr("proxy");
     (running, addr)
 }
