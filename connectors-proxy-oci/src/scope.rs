@@ -14,11 +14,7 @@ use percent_encoding::percent_decode_str;
 /// `delete` for deletes, `pull,push` for other writes, and `pull` on the source repository of a
 /// cross-repository mount (`?mount=…&from=<repo>`).
 pub fn scopes_for(method: &Method, repository: &str, query: Option<&str>) -> Vec<String> {
-    let actions = match *method {
-        Method::GET | Method::HEAD => "pull",
-        Method::DELETE => "delete",
-        _ => "pull,push",
-    };
+    let actions = actions_for(method);
     let mut scopes = vec![format!("repository:{repository}:{actions}")];
     if *method == Method::POST
         && let Some(from) = mount_source(query)
@@ -27,6 +23,15 @@ pub fn scopes_for(method: &Method, repository: &str, query: Option<&str>) -> Vec
         scopes.push(format!("repository:{from}:pull"));
     }
     scopes
+}
+
+/// The repository actions a request with `method` needs: `pull`, `delete` or `pull,push`.
+pub(crate) fn actions_for(method: &Method) -> &'static str {
+    match *method {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "pull,push",
+    }
 }
 
 /// The `from` repository of a mount request, when `mount` is present too.

@@ -87,9 +87,9 @@ impl Refused {
 
 /// The refusal for a request the connector's login is not allowed to make.
 pub(super) fn not_granted(entry: &ConnectorEntry, method: &Method, scopes: &[String]) -> Refusal {
-    let what = match *method {
-        Method::GET | Method::HEAD => "pull from",
-        Method::DELETE => "delete from",
+    let what = match scope::actions_for(method) {
+        "pull" => "pull from",
+        "delete" => "delete from",
         _ => "push to",
     };
     let repositories: Vec<&str> = scopes
