@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use tower::util::BoxCloneSyncService;
+use tower::util::{BoxCloneSyncService, Either};
 use tower::{Layer, ServiceBuilder};
 
 use crate::connect::ConnectHandler;
@@ -31,6 +31,7 @@ use crate::layers::route::RouteLayer;
 use crate::layers::sanitize::SanitizeLayer;
 use crate::layers::{Mode, ProxyService};
 use crate::proxy::{ProxyStack, Router, StackConfig, forward_policy};
+use crate::upstream::Upstream;
 
 /// A layer added at an insertion point, kept type-erased.
 type Hook = Arc<dyn Fn(ProxyStack) -> ProxyStack + Send + Sync>;
@@ -69,9 +70,17 @@ where
     Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner)))
 }
 
-/// Wraps `stack` in `hooks`, the first hook outermost.
-fn wrap(hooks: &[Hook], stack: ProxyStack) -> ProxyStack {
-    hooks.iter().rev().fold(stack, |stack, hook| hook(stack))
+/// Wraps `inner` in `hooks`, the first hook outermost. Without hooks `inner` stays as it is,
+/// unboxed, so an unused insertion point costs requests nothing.
+fn wrap<S>(hooks: &[Hook], inner: S) -> Either<S, ProxyStack>
+where
+    S: ProxyService + Sync,
+{
+    if hooks.is_empty() {
+        return Either::Left(inner);
+    }
+    let boxed = BoxCloneSyncService::new(inner);
+    Either::Right(hooks.iter().rev().fold(boxed, |stack, hook| hook(stack)))
 }
 
 impl ProxyBuilder {
@@ -165,11 +174,8 @@ impl ProxyBuilder {
     }
 
     /// The upstream client wrapped in the `around_upstream` layers.
-    fn upstream(&self) -> ProxyStack {
-        wrap(
-            &self.around_upstream,
-            BoxCloneSyncService::new(self.config.upstream.clone()),
-        )
+    fn upstream(&self) -> Either<Upstream, ProxyStack> {
+        wrap(&self.around_upstream, self.config.upstream.clone())
     }
 
     /// The reverse-mode stack.
@@ -186,8 +192,8 @@ impl ProxyBuilder {
         let config = &self.config;
         let routed = RouteLayer.layer(upstream);
         let tail = match &self.rewrite {
-            Some(rewrite) => rewrite(BoxCloneSyncService::new(routed)),
-            None => BoxCloneSyncService::new(RewriteLayer::default().layer(routed)),
+            Some(rewrite) => Either::Right(rewrite(BoxCloneSyncService::new(routed))),
+            None => Either::Left(RewriteLayer::default().layer(routed)),
         };
         let injected = wrap(&self.after_injection, tail);
         let authorized = ServiceBuilder::new()
@@ -198,10 +204,7 @@ impl ProxyBuilder {
             .layer(SanitizeLayer)
             .option_layer(self.injection())
             .service(injected);
-        let admitted = wrap(
-            &self.before_authorization,
-            BoxCloneSyncService::new(authorized),
-        );
+        let admitted = wrap(&self.before_authorization, authorized);
         let resolved = ServiceBuilder::new()
             .layer(
                 ResolveLayer::new(config.catalog.clone(), &config.cluster_domain)
@@ -210,7 +213,7 @@ impl ProxyBuilder {
             .layer(RegoExtractLayer::new(config.rego_body_limit))
             .layer(ExtractLayer)
             .service(admitted);
-        let fronted = wrap(&self.before_resolve, BoxCloneSyncService::new(resolved));
+        let fronted = wrap(&self.before_resolve, resolved);
         let head = ServiceBuilder::new()
             .layer(ObserveLayer::new(config.metrics.clone(), Mode::Reverse))
             .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
@@ -225,16 +228,13 @@ impl ProxyBuilder {
         let tail = ServiceBuilder::new()
             .layer(RouteLayer)
             .service(self.upstream());
-        let injected = wrap(&self.after_injection, BoxCloneSyncService::new(tail));
+        let injected = wrap(&self.after_injection, tail);
         let admitted = ServiceBuilder::new()
             .layer(ForwardLayer::new(forward_policy(config)))
             .layer(SanitizeLayer)
             .option_layer(self.injection())
             .service(injected);
-        let admitted = wrap(
-            &self.before_authorization,
-            BoxCloneSyncService::new(admitted),
-        );
+        let admitted = wrap(&self.before_authorization, admitted);
         let head = ServiceBuilder::new()
             .layer(ObserveLayer::new(config.metrics.clone(), mode))
             .option_layer(config.max_body_bytes.map(BodyLimitLayer::new))
