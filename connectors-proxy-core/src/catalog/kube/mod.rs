@@ -4,7 +4,7 @@
 //! their watchers retry with backoff, so lookups keep being answered from the copies while the
 //! API server is briefly unreachable. Secrets are read one by one as connectors need them (no
 //! cluster-wide list or watch), cached and re-read once older than
-//! [`KubeCatalogSettings::secret_refresh`]. Entries are built with the same
+//! [`KubeCatalogSettings::secret_refresh`] (a missing Secret after two seconds). Entries are built with the same
 //! [`build_entry`] as the embedded snapshot and kept per resource versions of the connector,
 //! its class and its Secret, so a lookup is a map hit until one of them changes.
 

@@ -14,6 +14,11 @@ use crate::catalog::CatalogError;
 /// How long after a failed re-read the cached value is served without asking again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
+/// How long a Secret found missing stays missing before it is read again: it is usually being
+/// created next to its Connector, and waiting a whole refresh interval would refuse the new
+/// connector for that long.
+const MISSING_RECHECK: Duration = Duration::from_secs(2);
+
 /// One Secret as last read: `None` when it did not exist.
 #[derive(Clone)]
 struct Slot {
@@ -54,7 +59,7 @@ impl SecretCache {
             slot.clone()
         });
         if let Some(slot) = &cached
-            && (now.duration_since(slot.fetched) < self.refresh || now < slot.retry_at)
+            && (now.duration_since(slot.fetched) < self.max_age(slot) || now < slot.retry_at)
         {
             return Ok(slot.secret.clone());
         }
@@ -84,6 +89,16 @@ impl SecretCache {
                 self.lock().insert(key, slot);
                 Ok(secret)
             }
+        }
+    }
+
+    /// How long a read is trusted: the refresh interval, or [`MISSING_RECHECK`] for a Secret
+    /// found missing.
+    fn max_age(&self, slot: &Slot) -> Duration {
+        if slot.secret.is_some() {
+            self.refresh
+        } else {
+            MISSING_RECHECK.min(self.refresh)
         }
     }
 
